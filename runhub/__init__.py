@@ -1,0 +1,79 @@
+"""runhub: launch and track pipeline runs on any platform through one model.
+
+The public API is re-exported here lazily, so that ``import runhub`` (and the CLI's
+``--help``) stays fast and pulls in neither httpx nor pydantic until needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "RunSpec": "runhub.spec",
+    "DataMount": "runhub.spec",
+    "RunState": "runhub.state",
+    "RunStatus": "runhub.state",
+    "Backend": "runhub.backend",
+    "Capabilities": "runhub.backend",
+    "RunRef": "runhub.backend",
+    "Output": "runhub.backend",
+    "BackendSettings": "runhub.config",
+    "hookimpl": "runhub.hookspecs",
+    "Client": "runhub.client",
+    "AsyncClient": "runhub.client",
+    "launch": "runhub.client",
+    "status": "runhub.client",
+    "wait": "runhub.client",
+    "RetryPolicy": "runhub.transport",
+    "RunhubError": "runhub.errors",
+    "SpecError": "runhub.errors",
+    "ConfigError": "runhub.errors",
+    "AuthError": "runhub.errors",
+    "NotFound": "runhub.errors",
+    "PlatformError": "runhub.errors",
+    "RateLimited": "runhub.errors",
+    "TransportError": "runhub.errors",
+    "AmbiguousLaunch": "runhub.errors",
+    "WaitTimeout": "runhub.errors",
+    "Unsupported": "runhub.errors",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from runhub.backend import Backend, Capabilities, Output, RunRef
+    from runhub.client import AsyncClient, Client, launch, status, wait
+    from runhub.config import BackendSettings
+    from runhub.errors import (
+        AmbiguousLaunch,
+        AuthError,
+        ConfigError,
+        NotFound,
+        PlatformError,
+        RateLimited,
+        RunhubError,
+        SpecError,
+        TransportError,
+        Unsupported,
+        WaitTimeout,
+    )
+    from runhub.hookspecs import hookimpl
+    from runhub.spec import DataMount, RunSpec
+    from runhub.state import RunState, RunStatus
+    from runhub.transport import RetryPolicy
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runhub' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,314 @@
+"""The contract between runhub and a platform: ``Backend``, ``RunRef``, ``Output``.
+
+Backends are sans-IO. Each operation is an *exchange*: a generator that yields
+``httpx.Request`` objects and receives ``httpx.Response`` objects, and returns its
+result. A driver (:mod:`runhub.transport`) sends the requests, retries them safely,
+and throws mapped :class:`~runhub.errors.RunhubError` exceptions back into the
+generator, so a backend can catch e.g. :class:`~runhub.errors.AmbiguousLaunch` at the
+``yield`` that caused it. A backend that does no HTTP (``local``) returns plain values.
+
+Backends never sleep, never open clients and never retry: the driver does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from runhub.errors import AuthError, NotFound, PlatformError, SpecError
+from runhub.state import RunState, RunStatus
+
+if TYPE_CHECKING:
+    from runhub.config import BackendSettings
+    from runhub.spec import RunSpec
+
+T = TypeVar("T")
+
+#: A backend operation: yields requests, receives responses, returns a ``T``.
+Exchange: TypeAlias = Generator[httpx.Request, httpx.Response, T]
+#: What an operation may return: an exchange, or the value itself (no HTTP).
+Operation: TypeAlias = Exchange[T] | T
+
+#: ``request.extensions`` key: this request only reads, even if it is a POST.
+READ_ONLY = "runhub.read_only"
+#: ``request.extensions`` key: this request may be retried after an ambiguous failure.
+IDEMPOTENT = "runhub.idempotent"
+#: ``request.extensions`` key: a short description of what the request is for (logs).
+PURPOSE = "runhub.purpose"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A printable, pasteable reference to one run: ``backend:id``.
+
+    ``batch`` is the launch batch the run belongs to, when known; it lets a backend
+    poll a whole batch in one request. It is not part of the text form or equality.
+    """
+
+    backend: str
+    id: str
+    batch: str | None = field(default=None, compare=False, hash=False)
+
+    @classmethod
+    def parse(cls, text: str, *, batch: str | None = None) -> RunRef:
+        """Parse ``backend:id``; raises :class:`SpecError` on anything else."""
+        backend, sep, ident = text.strip().partition(":")
+        if not sep or not backend or not ident:
+            raise SpecError(
+                f"{text!r} is not a run reference",
+                hint="write it as BACKEND:ID, e.g. local:20261123-abc123 as printed by launch",
+            )
+        return cls(backend, ident, batch)
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One result file or folder of a run."""
+
+    path: str
+    size: int | None = None
+    kind: Literal["file", "folder"] = "file"
+    id: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with a stable shape."""
+        return {"path": self.path, "size": self.size, "kind": self.kind, "id": self.id}
+
+
+class Capabilities(BaseModel):
+    """What a backend can do; the CLI and client check these before acting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cancel: bool = True
+    #: Cancelling also deletes the run (Code Ocean): the CLI asks for confirmation.
+    cancel_is_destructive: bool = False
+    outputs: bool = True
+    #: ``Output.url`` can be produced for downloads.
+    download: bool = False
+    ordered_parameters: bool = True
+    named_parameters: bool = True
+    processes: bool = False
+    tags: bool = False
+    version: bool = False
+    outputs_path: bool = False
+    #: ``statuses`` answers many runs with fewer requests than one per run.
+    batch_status: bool = False
+    #: Launch requests carry an idempotency key the platform honours.
+    idempotent_launch: bool = False
+
+
+class Backend:
+    """Base class of every runhub backend.
+
+    Subclasses set ``name``, ``settings_model`` and ``capabilities``, and implement
+    the operations. The constructor takes the validated settings; backends must not
+    do I/O in ``__init__``.
+    """
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[BackendSettings]]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Native state text -> RunState; used by :meth:`state_of`.
+    states: ClassVar[Mapping[str, RunState]] = {}
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- offline -----------------------------------------------------------------
+
+    def validate(self, spec: RunSpec) -> None:
+        """Raise SpecError/Unsupported if this backend cannot run ``spec``; no I/O."""
+        caps = self.capabilities
+        if spec.processes and not caps.processes:
+            raise SpecError(f"the {self.name} backend has no per-process parameters", field="processes")
+        if spec.parameters is not None:
+            if isinstance(spec.parameters, list) and not caps.ordered_parameters:
+                raise SpecError(
+                    f"the {self.name} backend takes named parameters only",
+                    field="parameters",
+                    hint="write parameters as a mapping, e.g. {threads: 8}",
+                )
+            if isinstance(spec.parameters, dict) and not caps.named_parameters:
+                raise SpecError(
+                    f"the {self.name} backend takes ordered parameters only",
+                    field="parameters",
+                    hint="write parameters as a list",
+                )
+
+    def state_of(self, native: str | None) -> RunState:
+        """Map a native state string to a RunState; unknown text gives UNKNOWN, never raises."""
+        if native is None:
+            return RunState.UNKNOWN
+        return self.states.get(native, RunState.UNKNOWN)
+
+    def secrets(self) -> list[str]:
+        """Every secret string this backend holds, for redaction. Default: from settings."""
+        return self.settings.secret_values()
+
+    # -- operations (exchanges or plain values) ----------------------------------
+
+    def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> Operation[RunStatus]:
+        """Start one run of ``spec``. ``key`` is the launch's idempotency key,
+        stable across retries and crashes; ``batch`` tags runs launched together."""
+        raise NotImplementedError
+
+    def status(self, ref: RunRef) -> Operation[RunStatus]:
+        """The current status of one run."""
+        raise NotImplementedError
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[list[RunStatus]]:
+        """The current status of many runs, in the order given.
+
+        The default asks one run at a time; backends with ``batch_status`` override
+        this to answer with fewer requests.
+        """
+        return self._one_by_one(refs)
+
+    def _one_by_one(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
+        results = []
+        for ref in refs:
+            results.append((yield from as_exchange(self.status(ref))))
+        return results
+
+    def cancel(self, ref: RunRef) -> Operation[RunStatus]:
+        """Ask the platform to stop the run; returns the status right after."""
+        raise NotImplementedError
+
+    def outputs(self, ref: RunRef) -> Operation[list[Output]]:
+        """The run's result files, flattened."""
+        raise NotImplementedError
+
+    def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Operation[list[Output]]:
+        """The same outputs with ``url`` set, for downloading (needs ``download``)."""
+        return list(outputs)
+
+    def close(self) -> None:
+        """Release anything the backend holds (caches, local handles)."""
+
+    # -- helpers for HTTP backends -------------------------------------------------
+
+    def error_for(self, response: httpx.Response, context: str) -> PlatformError:
+        """Turn an error response into a runhub error. ``context`` is a redacted
+        ``METHOD url`` for the message. Override to parse the platform's error body."""
+        status = response.status_code
+        detail = response_excerpt(response)
+        message = f"{context} -> {status} {detail}".rstrip()
+        if status in (401, 403):
+            return AuthError(message, status=status, detail=detail)
+        if status == 404:
+            return NotFound(message, detail=detail)
+        return PlatformError(message, status=status, detail=detail)
+
+
+def as_exchange(op: Operation[T]) -> Exchange[T]:
+    """Make any operation result an exchange, so backends can ``yield from`` it."""
+    if isinstance(op, Generator):
+        return (yield from op)
+    return op
+
+
+def request(
+    method: str,
+    url: httpx.URL | str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    read_only: bool | None = None,
+    idempotent: bool | None = None,
+    purpose: str | None = None,
+) -> httpx.Request:
+    """Build a request for an exchange to yield.
+
+    ``read_only`` defaults to True for GET/HEAD. A request with an
+    ``Idempotency-Key`` header is idempotent unless told otherwise.
+    """
+    method = method.upper()
+    content = None
+    all_headers = dict(headers or {})
+    if json_body is not None:
+        content = json.dumps(json_body, separators=(",", ":")).encode()
+        all_headers.setdefault("Content-Type", "application/json")
+    req = httpx.Request(method, url, params=params, content=content, headers=all_headers)
+    if read_only is None:
+        read_only = method in ("GET", "HEAD")
+    if idempotent is None:
+        idempotent = read_only or method in ("PUT", "DELETE") or "idempotency-key" in req.headers
+    req.extensions[READ_ONLY] = read_only
+    req.extensions[IDEMPOTENT] = idempotent
+    if purpose:
+        req.extensions[PURPOSE] = purpose
+    return req
+
+
+def is_read_only(req: httpx.Request) -> bool:
+    """True if the request only reads (GETs, and POSTs the backend marked so)."""
+    return bool(req.extensions.get(READ_ONLY, req.method in ("GET", "HEAD")))
+
+
+def is_idempotent(req: httpx.Request) -> bool:
+    """True if repeating the request cannot create a second effect."""
+    if IDEMPOTENT in req.extensions:
+        return bool(req.extensions[IDEMPOTENT])
+    return req.method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") or (
+        "idempotency-key" in req.headers
+    )
+
+
+def response_json(response: httpx.Response, context: str = "") -> Any:
+    """The response body as JSON, or a PlatformError naming what came back instead."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        where = context or f"{response.request.method} {response.request.url.path}"
+        raise PlatformError(
+            f"{where} -> {response.status_code} with a body that is not valid JSON: "
+            f"{response_excerpt(response)}",
+            status=response.status_code,
+        ) from exc
+
+
+def response_excerpt(response: httpx.Response, limit: int = 160) -> str:
+    """A short, single-line excerpt of a response body for error messages."""
+    try:
+        text = response.text
+    except Exception:  # a body that cannot be decoded still gets a message
+        return "(unreadable body)"
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+__all__ = [
+    "IDEMPOTENT",
+    "PURPOSE",
+    "READ_ONLY",
+    "Backend",
+    "Capabilities",
+    "Exchange",
+    "Operation",
+    "Output",
+    "RunRef",
+    "RunState",
+    "RunStatus",
+    "as_exchange",
+    "is_idempotent",
+    "is_read_only",
+    "request",
+    "response_excerpt",
+    "response_json",
+]

@@ -1,0 +1,165 @@
+"""The runhub exception hierarchy.
+
+Every expected failure is a :class:`RunhubError`. Each class carries the CLI exit
+code it maps to, so the CLI turns any of them into one clear line and that code,
+never a traceback. Messages never contain secrets: they are built from redacted
+request descriptions and platform answers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class RunhubError(Exception):
+    """Base of every error runhub raises on purpose."""
+
+    exit_code: int = 4
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class SpecError(RunhubError):
+    """A run spec is invalid: names the file, the field path and the problem.
+
+    ``str(err)`` reads ``run.yaml: parameters.threads: expected a scalar ...``.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        field: str | None = None,
+        file: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.field = field
+        self.file = file
+        prefix = "".join(f"{part}: " for part in (file, field) if part)
+        super().__init__(f"{prefix}{problem}", hint=hint)
+
+    def in_file(self, file: str) -> SpecError:
+        """The same error, attributed to ``file`` (used by loaders)."""
+        return SpecError(self.problem, field=self.field, file=file, hint=self.hint)
+
+
+class ConfigError(RunhubError):
+    """Missing or malformed settings; names what to set and where."""
+
+    exit_code = 2
+
+
+class Unsupported(RunhubError):
+    """The chosen backend cannot express part of the spec."""
+
+    exit_code = 2
+
+
+class PlatformError(RunhubError):
+    """The platform answered with an error.
+
+    ``status`` is the HTTP status, ``code`` the platform's own error code (ICA's
+    problem ``title``), ``detail`` its explanation and ``parameters`` any extra
+    fields it returned.
+    """
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.parameters = dict(parameters or {})
+
+
+class AuthError(PlatformError):
+    """401 or 403: the credentials are missing, wrong, or lack permission."""
+
+    exit_code = 3
+
+
+class NotFound(PlatformError):
+    """The platform (or a lookup runhub made) found no such thing."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        candidates: Sequence[str] = (),
+        status: int | None = 404,
+        **kwargs: Any,
+    ) -> None:
+        self.candidates = list(candidates)
+        if self.candidates and "hint" not in kwargs:
+            kwargs["hint"] = "did you mean " + ", ".join(self.candidates[:5]) + "?"
+        super().__init__(message, status=status, **kwargs)
+
+
+class RateLimited(PlatformError):
+    """429 answers went on past the retry budget."""
+
+
+class TransportError(RunhubError):
+    """The network failed (connect, timeout, dropped connection) past the retry budget."""
+
+    exit_code = 4
+
+
+class AmbiguousLaunch(TransportError):
+    """A non-idempotent request failed in a way that leaves its effect unknown.
+
+    The request may or may not have reached the platform. The transport never
+    retries such a request; the backend looks the run up before launching again.
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class WaitTimeout(RunhubError):
+    """``wait`` reached its deadline; the run was left alone (not cancelled)."""
+
+    exit_code = 124
+
+    def __init__(self, message: str, *, last: Any = None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+__all__ = [
+    "AmbiguousLaunch",
+    "AuthError",
+    "ConfigError",
+    "NotFound",
+    "PlatformError",
+    "RateLimited",
+    "RunhubError",
+    "SpecError",
+    "TransportError",
+    "Unsupported",
+    "WaitTimeout",
+]
