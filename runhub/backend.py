@@ -89,6 +89,9 @@ class Capabilities(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    #: Operations are HTTP exchanges. False for backends that act directly (``local``):
+    #: their dry run calls :meth:`Backend.describe_launch` instead of ``launch``.
+    http: bool = True
     cancel: bool = True
     #: Cancelling also deletes the run (Code Ocean): the CLI asks for confirmation.
     cancel_is_destructive: bool = False
@@ -133,7 +136,9 @@ class Backend:
         """Raise SpecError/Unsupported if this backend cannot run ``spec``; no I/O."""
         caps = self.capabilities
         if spec.processes and not caps.processes:
-            raise SpecError(f"the {self.name} backend has no per-process parameters", field="processes")
+            raise SpecError(
+                f"the {self.name} backend has no per-process parameters", field="processes"
+            )
         if spec.parameters is not None:
             if isinstance(spec.parameters, list) and not caps.ordered_parameters:
                 raise SpecError(
@@ -157,6 +162,10 @@ class Backend:
     def secrets(self) -> list[str]:
         """Every secret string this backend holds, for redaction. Default: from settings."""
         return self.settings.secret_values()
+
+    def describe_launch(self, spec: RunSpec) -> Any:
+        """What a launch of ``spec`` would do, for dry runs of non-HTTP backends."""
+        return spec.to_data()
 
     # -- operations (exchanges or plain values) ----------------------------------
 

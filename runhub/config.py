@@ -33,8 +33,8 @@ DEFAULT_PROFILE = "default"
 
 S = TypeVar("S", bound="BackendSettings")
 
-_profile_values: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "runhub_profile_values", default={}
+_profile_values: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "runhub_profile_values", default=None
 )
 
 
@@ -94,12 +94,13 @@ class _ProfileSource(PydanticBaseSettingsSource):
     """Feeds the current profile's backend table to pydantic-settings, below env."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        values = _profile_values.get()
+        values = _profile_values.get() or {}
         return values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         fields = self.settings_cls.model_fields
-        return {k: v for k, v in _profile_values.get().items() if k in fields}
+        values = _profile_values.get() or {}
+        return {k: v for k, v in values.items() if k in fields}
 
 
 class BackendSettings(BaseSettings):

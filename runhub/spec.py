@@ -269,7 +269,8 @@ def _union_problem(errors: list[Any], field: str, err: Any) -> str:
     for other in errors:
         if ".".join(_clean_loc(other["loc"])) == field and other["type"].endswith("_type"):
             wanted.append(other["type"].removesuffix("_type").replace("_", " "))
-    return f"expected {' or '.join(dict.fromkeys(wanted)) or 'another type'}, got {_kind(err.get('input'))}"
+    expected = " or ".join(dict.fromkeys(wanted)) or "another type"
+    return f"expected {expected}, got {_kind(err.get('input'))}"
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[str]:

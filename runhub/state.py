@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from runhub.backend import RunRef
 
 
-class RunState(str, enum.Enum):
+class RunState(enum.StrEnum):
     """Where a run is, in runhub's shared vocabulary."""
 
     PENDING = "PENDING"

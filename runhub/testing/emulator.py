@@ -163,7 +163,8 @@ def mock_transport(app: EmulatorApp, faults: FaultPlan | None = None) -> httpx.M
         try:
             return apply_fault(plan.decide(request), request, app.handle, plan)
         except DroppedConnection:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from None
+            message = "Server disconnected without sending a response."
+            raise httpx.RemoteProtocolError(message, request=request) from None
 
     return httpx.MockTransport(handler)
 

@@ -1,0 +1,412 @@
+"""Drive backend exchanges over httpx, with retries that cannot duplicate a run.
+
+One retry policy (DESIGN.md §6) serves the sync driver (``httpx.Client``), the async
+driver (``httpx.AsyncClient``) and the dry-run driver:
+
+- every request has connect/read/write/pool timeouts;
+- 429 and 503 are retried, honouring ``Retry-After`` (seconds or HTTP date);
+- errors where nothing reached the server (connect errors) are retried;
+- ambiguous failures (read timeout, dropped connection, 502, 504, a truncated JSON
+  body) are retried only for idempotent requests; otherwise :class:`AmbiguousLaunch`
+  is thrown into the exchange, which decides how to recover;
+- any other error answer becomes the backend's error (``Backend.error_for``).
+
+Backoff is stamina's exponential backoff with jitter. Every log line and error
+message goes through a :class:`Redactor` first.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar, cast
+
+import httpx
+import stamina
+
+from runhub.backend import PURPOSE, Backend, Operation, is_idempotent, is_read_only
+from runhub.errors import (
+    AmbiguousLaunch,
+    PlatformError,
+    RateLimited,
+    RunhubError,
+    TransportError,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("runhub.transport")
+
+#: Header names whose values are always masked when shown.
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization"}
+)
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard runhub tries one request before giving up.
+
+    ``attempts`` bounds the tries per request and ``budget`` the seconds spent on
+    them (retries stop at whichever comes first), so a platform that keeps failing
+    gives a clear error in bounded time, never an endless loop.
+    """
+
+    attempts: int = 8
+    budget: float = 120.0
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    wait_jitter: float = 0.5
+    #: A ``Retry-After`` longer than this is capped (some proxies send hours).
+    max_retry_after: float = 60.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    write_timeout: float = 30.0
+    pool_timeout: float = 30.0
+
+    def timeout(self) -> httpx.Timeout:
+        """The httpx timeouts for each request."""
+        return httpx.Timeout(
+            connect=self.connect_timeout,
+            read=self.read_timeout,
+            write=self.write_timeout,
+            pool=self.pool_timeout,
+        )
+
+
+@dataclass
+class Redactor:
+    """Masks secrets in any text before it is logged, printed or raised."""
+
+    secrets: list[str] = field(default_factory=list)
+
+    def add(self, values: Iterable[str]) -> None:
+        for value in values:
+            if value and len(value) >= 4 and value not in self.secrets:
+                self.secrets.append(value)
+        self.secrets.sort(key=len, reverse=True)  # longest first: no partial leftovers
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def headers(self, headers: httpx.Headers) -> dict[str, str]:
+        """Headers safe to show: sensitive ones masked, the rest redacted."""
+        return {
+            key: MASK if key.lower() in SENSITIVE_HEADERS else self(value)
+            for key, value in headers.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self.secrets)} secrets)"
+
+
+def describe(request: httpx.Request, redact: Redactor) -> str:
+    """``METHOD url`` with secrets masked, for logs and messages."""
+    return redact(f"{request.method} {request.url}")
+
+
+def retry_after(response: httpx.Response, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), cap)
+
+
+class _Retry(Exception):
+    """One attempt failed in a retryable way; ``error`` is raised if retries run out."""
+
+    def __init__(self, error: RunhubError, wait: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait = wait
+
+
+def _backoff(exc: Exception) -> bool | float:
+    if isinstance(exc, _Retry):
+        return exc.wait if exc.wait is not None else True
+    return False
+
+
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_AMBIGUOUS = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+class _Policy:
+    """The classification both drivers share: what one attempt's outcome means."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        policy: RetryPolicy | None = None,
+        redact: Redactor | None = None,
+    ) -> None:
+        self.backend = backend
+        self.policy = policy or RetryPolicy()
+        self.redact = redact or Redactor()
+        self.redact.add(backend.secrets())
+        #: Requests sent, including retries (benchmarks and tests read this).
+        self.sent = 0
+
+    def _prepare(self, request: httpx.Request) -> None:
+        request.extensions.setdefault("timeout", self.policy.timeout().as_dict())
+
+    def _retry_context(self) -> Any:
+        p = self.policy
+        return stamina.retry_context(
+            on=_backoff,
+            attempts=p.attempts,
+            timeout=p.budget,
+            wait_initial=p.wait_initial,
+            wait_max=p.wait_max,
+            wait_jitter=p.wait_jitter,
+        )
+
+    def _ambiguous(self, request: httpx.Request, what: str, cause: RunhubError) -> NoReturn:
+        if is_idempotent(request):
+            raise _Retry(cause)
+        context = describe(request, self.redact)
+        raise AmbiguousLaunch(
+            f"{context}: {what}; the request may or may not have taken effect",
+            method=request.method,
+            url=self.redact(str(request.url)),
+        )
+
+    def _failed(self, request: httpx.Request, exc: httpx.HTTPError, started: float) -> NoReturn:
+        context = describe(request, self.redact)
+        what = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        self._log(request, what, started, logging.WARNING)
+        error = TransportError(f"{context}: {what}")
+        if isinstance(exc, _NOTHING_SENT):
+            raise _Retry(error)
+        if isinstance(exc, _AMBIGUOUS):
+            self._ambiguous(request, what, error)
+        raise error from None
+
+    def _check(
+        self, request: httpx.Request, response: httpx.Response, started: float
+    ) -> httpx.Response:
+        status = response.status_code
+        self._log(request, str(status), started, logging.INFO if status < 400 else logging.WARNING)
+        context = describe(request, self.redact)
+        if status == 429:
+            wait = retry_after(response, self.policy.max_retry_after)
+            raise _Retry(RateLimited(f"{context} -> 429 Too Many Requests", status=429), wait)
+        if status == 503:
+            wait = retry_after(response, self.policy.max_retry_after)
+            raise _Retry(self._error(request, response), wait)
+        if status in (502, 504):
+            self._ambiguous(request, f"{status} from a gateway", self._error(request, response))
+        if status >= 400:
+            raise self._error(request, response)
+        if _truncated_json(response):
+            self._ambiguous(
+                request,
+                f"{status} with a truncated JSON body",
+                PlatformError(f"{context} -> {status} with a malformed JSON body", status=status),
+            )
+        return response
+
+    def _error(self, request: httpx.Request, response: httpx.Response) -> RunhubError:
+        error = self.backend.error_for(response, describe(request, self.redact))
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        if isinstance(error, PlatformError) and error.detail:
+            error.detail = self.redact(error.detail)
+        return error
+
+    def _log(self, request: httpx.Request, outcome: str, started: float, level: int) -> None:
+        if log.isEnabledFor(level):
+            ms = (time.monotonic() - started) * 1000
+            purpose = request.extensions.get(PURPOSE)
+            suffix = f" [{purpose}]" if purpose else ""
+            where = describe(request, self.redact)
+            log.log(level, "%s -> %s (%.0f ms)%s", where, outcome, ms, suffix)
+
+
+def _truncated_json(response: httpx.Response) -> bool:
+    """True if a JSON response body does not parse (cut off in transit)."""
+    ctype = response.headers.get("content-type", "")
+    if "json" not in ctype or not response.content:
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return True
+    return False
+
+
+class SyncDriver(_Policy):
+    """Runs operations with a shared ``httpx.Client``."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        backend: Backend,
+        policy: RetryPolicy | None = None,
+        redact: Redactor | None = None,
+    ) -> None:
+        super().__init__(backend, policy, redact)
+        self.http = http
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request under the retry policy; raises runhub errors."""
+        self._prepare(request)
+        try:
+            for attempt in self._retry_context():
+                with attempt:
+                    return self._send_once(request)
+        except _Retry as exhausted:
+            raise exhausted.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        self.sent += 1
+        try:
+            response = self.http.send(request)
+        except httpx.HTTPError as exc:
+            self._failed(request, exc, started)
+        return self._check(request, response, started)
+
+    def run(self, op: Operation[T]) -> T:
+        """Drive an exchange to its result (plain values pass straight through)."""
+        if not isinstance(op, Generator):
+            return op
+        gen = cast(Generator[httpx.Request, httpx.Response, T], op)
+        try:
+            request = next(gen)
+            while True:
+                try:
+                    response = self.send(request)
+                except RunhubError as error:
+                    request = gen.throw(error)
+                else:
+                    request = gen.send(response)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+
+class AsyncDriver(_Policy):
+    """Runs operations with a shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        backend: Backend,
+        policy: RetryPolicy | None = None,
+        redact: Redactor | None = None,
+    ) -> None:
+        super().__init__(backend, policy, redact)
+        self.http = http
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request under the retry policy; raises runhub errors."""
+        self._prepare(request)
+        try:
+            async for attempt in self._retry_context():
+                with attempt:
+                    return await self._send_once(request)
+        except _Retry as exhausted:
+            raise exhausted.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        self.sent += 1
+        try:
+            response = await self.http.send(request)
+        except httpx.HTTPError as exc:
+            self._failed(request, exc, started)
+        return self._check(request, response, started)
+
+    async def run(self, op: Operation[T]) -> T:
+        """Drive an exchange to its result (plain values pass straight through)."""
+        if not isinstance(op, Generator):
+            return op
+        gen = cast(Generator[httpx.Request, httpx.Response, T], op)
+        try:
+            request = next(gen)
+            while True:
+                try:
+                    response = await self.send(request)
+                except RunhubError as error:
+                    request = gen.throw(error)
+                else:
+                    request = gen.send(response)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+
+@dataclass
+class DryRun:
+    """What a launch would do: the read-only lookups performed for real, and the
+    first mutating request, which was *not* sent."""
+
+    lookups: list[httpx.Request]
+    request: httpx.Request | None
+    #: For backends without HTTP: a description of what would be executed.
+    description: Any = None
+
+    def render(self, redact: Redactor | None = None) -> str:
+        """The request as text (method, URL, headers, body), secrets masked."""
+        from runhub.render import render_request
+
+        if self.request is None:
+            import json
+
+            return json.dumps(self.description, indent=2, default=str)
+        return render_request(self.request, redact or Redactor())
+
+
+class _Stop(Exception):
+    def __init__(self, request: httpx.Request) -> None:
+        self.request = request
+
+
+class DryRunDriver(SyncDriver):
+    """Performs read-only requests for real and stops at the first mutating one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lookups: list[httpx.Request] = []
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        if not is_read_only(request):
+            raise _Stop(request)
+        self.lookups.append(request)
+        return super().send(request)
+
+    def dry_run(self, op: Operation[Any]) -> DryRun:
+        """Drive ``op`` until its first mutating request."""
+        try:
+            value = self.run(op)
+        except _Stop as stop:
+            if isinstance(op, Generator):
+                op.close()
+            return DryRun(self.lookups, stop.request)
+        return DryRun(self.lookups, None, value)
