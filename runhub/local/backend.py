@@ -1,0 +1,376 @@
+"""The ``local`` backend: runs a pipeline directory on this machine.
+
+A pipeline is a directory holding an executable ``run`` (or ``code/run``, the Code
+Ocean capsule layout). Each launch gets a run directory under the runhub home,
+``runs/<run-id>/``, with ``data/`` (links to the mounts), ``results/`` and
+``logs/``; ``run`` starts there under a small supervisor that outlives the
+launching process (see :mod:`runhub.local.supervise`). Every operation returns a
+plain value: there is no HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from runhub.backend import Backend, Capabilities, Output, RunRef
+from runhub.config import BackendSettings, runhub_home
+from runhub.errors import NotFound, SpecError
+from runhub.local import rundir as rd
+from runhub.local.params import arguments, check_options, text
+from runhub.spec import RunSpec
+from runhub.state import RunState, RunStatus
+
+#: How long ``cancel`` waits for the supervisor to record the end of the run.
+CANCEL_WAIT = 2.0
+#: How long ``launch`` waits for the supervisor's first process to fork and exit.
+SPAWN_TIMEOUT = 30.0
+
+# Started by `python -c` with runhub's own location on sys.path, so the supervisor
+# finds the same runhub as the launcher without touching the run's PYTHONPATH.
+_SUPERVISOR = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from runhub.local.supervise import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+class LocalSettings(BackendSettings):
+    """Settings of the local backend (environment variables ``RUNHUB_LOCAL_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNHUB_LOCAL_")
+
+    #: Where run directories live: ``RUNHUB_HOME``, else the platform's data dir.
+    home: Path = Field(default_factory=runhub_home, validation_alias="RUNHUB_HOME")
+    #: Seconds between SIGTERM and SIGKILL when a run is cancelled.
+    cancel_grace: float = Field(10.0, gt=0)
+
+
+class LocalBackend(Backend):
+    """Runs capsule-style pipeline directories here, detached from the caller."""
+
+    name = "local"
+    settings_model = LocalSettings
+    capabilities = Capabilities(
+        cancel=True,
+        outputs=True,
+        ordered_parameters=True,
+        named_parameters=True,
+        processes=False,
+        tags=True,
+        idempotent_launch=True,
+    )
+    states = {
+        rd.QUEUED: RunState.QUEUED,
+        rd.RUNNING: RunState.RUNNING,
+        "CANCELLING": RunState.CANCELLING,
+        rd.SUCCEEDED: RunState.SUCCEEDED,
+        rd.FAILED: RunState.FAILED,
+        rd.CANCELLED: RunState.CANCELLED,
+    }
+
+    @property
+    def home(self) -> Path:
+        """The runhub home this backend keeps its runs in."""
+        home = getattr(self.settings, "home", None)
+        return Path(home) if home is not None else runhub_home()
+
+    @property
+    def grace(self) -> float:
+        return float(getattr(self.settings, "cancel_grace", 10.0))
+
+    # -- offline -----------------------------------------------------------------
+
+    def validate(self, spec: RunSpec) -> None:
+        """Check the spec can run here: pipeline, ``run`` executable, mount sources."""
+        super().validate(spec)
+        if spec.version is not None:
+            raise SpecError(
+                "the local backend runs the pipeline directory as it is; it has no versions",
+                field="version",
+                hint="remove version from the spec",
+            )
+        if spec.outputs is not None:
+            raise SpecError(
+                "the local backend writes results into the run directory",
+                field="outputs",
+                hint="remove outputs; `runhub outputs` lists the results",
+            )
+        check_options(spec.backend_options(self.name))
+        entrypoint(spec.pipeline)
+        mount_targets(spec)
+
+    # -- operations ----------------------------------------------------------------
+
+    def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> RunStatus:
+        """Create the run directory, link the mounts and start ``run`` detached.
+
+        A second launch with the same ``key`` returns the run the first one made.
+        """
+        self.validate(spec)
+        home = self.home
+        existing = _read_key(home, key)
+        if existing is not None:
+            return self.status(RunRef(self.name, existing, batch))
+        run = self._create(spec, key, batch)
+        holder = rd.claim_key(home, key, run.run_id)
+        if holder is not None:  # another launch with this key won the race
+            shutil.rmtree(run.path, ignore_errors=True)
+            return self.status(RunRef(self.name, holder, batch))
+        self._spawn(run)
+        return self._status(run, batch)
+
+    def status(self, ref: RunRef) -> RunStatus:
+        """The run's state as its supervisor last recorded it."""
+        return self._status(self._rundir(ref), ref.batch)
+
+    def statuses(self, refs: Sequence[RunRef]) -> list[RunStatus]:
+        """The status of each run, in the order given."""
+        return [self.status(ref) for ref in refs]
+
+    def cancel(self, ref: RunRef) -> RunStatus:
+        """SIGTERM the run's process group (SIGKILL after the grace period).
+
+        Waits up to :data:`CANCEL_WAIT` seconds for the run to end, so the answer is
+        usually CANCELLED; otherwise it is CANCELLING and ``wait`` sees the rest.
+        """
+        run = self._rundir(ref)
+        if run.state().get("state") in rd.TERMINAL:
+            return self._status(run, ref.batch)
+        run.cancel_file.touch()
+        pid = run.supervisor_pid()
+        if pid is not None and _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        elif pid is not None:  # the supervisor is gone: stop what is left ourselves
+            child = run.state().get("pid")
+            if isinstance(child, int):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child, signal.SIGKILL)
+            run.update_state(state=rd.CANCELLED, ended=rd.now(), message="cancelled")
+        deadline = time.monotonic() + CANCEL_WAIT
+        while run.state().get("state") not in rd.TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._status(run, ref.batch)
+
+    def outputs(self, ref: RunRef) -> list[Output]:
+        """Every file under the run's ``results/``, paths relative to it."""
+        results = self._rundir(ref).results
+        found = []
+        for folder, _dirs, files in os.walk(results):
+            for file in files:
+                path = Path(folder) / file
+                with contextlib.suppress(OSError):
+                    found.append(
+                        Output(
+                            path=path.relative_to(results).as_posix(),
+                            size=path.stat().st_size,
+                            kind="file",
+                            id=str(path),
+                        )
+                    )
+        return sorted(found, key=lambda out: out.path)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _create(self, spec: RunSpec, key: str, batch: str | None) -> rd.RunDir:
+        runs = self.home / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        while True:
+            run = rd.RunDir(runs / rd.new_run_id())
+            try:
+                run.path.mkdir()
+                break
+            except FileExistsError:  # same second, same 32 random bits: draw again
+                continue
+        for sub in (run.logs, run.data, run.results):
+            sub.mkdir()
+        for target, source in mount_targets(spec).items():
+            link = run.data / target
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source, target_is_directory=source.is_dir())
+        run_file = entrypoint(spec.pipeline)
+        extra = spec.backend_options(self.name).get("env") or {}
+        env = {str(name): text(value) for name, value in extra.items()}
+        env.update(
+            RUNHUB_RUN_ID=run.run_id,
+            RUNHUB_RUN_DIR=str(run.path),
+            RUNHUB_PIPELINE_DIR=str(Path(spec.pipeline).resolve()),
+        )
+        rd.write_json_atomic(
+            run.launch_file,
+            {"argv": [str(run_file), *arguments(spec.parameters)], "env": env, "grace": self.grace},
+        )
+        rd.write_json_atomic(run.spec_file, {"spec": spec.to_data(), "key": key, "batch": batch})
+        rd.write_json_atomic(
+            run.state_file, {"state": rd.QUEUED, "created": rd.now(), "name": spec.name}
+        )
+        return run
+
+    def _spawn(self, run: rd.RunDir) -> None:
+        import runhub
+
+        where = str(Path(runhub.__file__).resolve().parent.parent)
+        with (run.logs / "supervisor.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _SUPERVISOR, where, str(run.path)],
+                cwd=run.path,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # detached: the run survives the caller
+            )
+        try:
+            code = proc.wait(timeout=SPAWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        if code != 0 and run.supervisor_pid() is None:
+            problem = rd.tail(run.logs / "supervisor.log") or f"exit code {code}"
+            run.update_state(
+                state=rd.FAILED, ended=rd.now(), message=f"supervisor did not start: {problem}"
+            )
+
+    def _rundir(self, ref: RunRef) -> rd.RunDir:
+        runs = self.home / "runs"
+        if ref.backend == self.name and rd.is_run_id(ref.id) and (runs / ref.id).is_dir():
+            return rd.RunDir(runs / ref.id)
+        known = sorted(p.name for p in runs.iterdir()) if runs.is_dir() else []
+        raise NotFound(
+            f"no local run {ref.id!r} in {runs}",
+            candidates=[f"local:{c}" for c in difflib.get_close_matches(ref.id, known, n=3)],
+            status=None,
+        )
+
+    def _status(self, run: rd.RunDir, batch: str | None = None) -> RunStatus:
+        data = run.state()
+        native = data.get("state")
+        if native not in rd.TERMINAL:
+            pid = run.supervisor_pid()
+            if pid is not None and not _alive(pid):
+                data = run.state()  # it may have finished between the two reads
+                if data.get("state") not in rd.TERMINAL:
+                    data = run.update_state(
+                        state=rd.FAILED,
+                        ended=rd.now(),
+                        message=f"the run's supervisor (pid {pid}) is gone; see "
+                        f"{run.logs / 'supervisor.log'}",
+                    )
+            elif run.cancel_requested():
+                data = {**data, "state": "CANCELLING"}
+        native = data.get("state")
+        text = native if isinstance(native, str) else None
+        return RunStatus(
+            ref=RunRef(self.name, run.run_id, batch),
+            state=self.state_of(text),
+            native=text,
+            message=data.get("message"),
+            created=_time(data.get("created")),
+            started=_time(data.get("started")),
+            ended=_time(data.get("ended")),
+            exit_code=data.get("exit_code"),
+            name=data.get("name"),
+            extra={
+                "run_dir": str(run.path),
+                "stdout": str(run.logs / "stdout.log"),
+                "stderr": str(run.logs / "stderr.log"),
+            },
+        )
+
+
+def entrypoint(pipeline: str) -> Path:
+    """The executable ``run`` of a pipeline directory, or a SpecError saying what is wrong."""
+    folder = Path(pipeline).expanduser()
+    if not folder.exists():
+        raise SpecError(
+            f"no pipeline directory {pipeline!r} (from {Path.cwd()})",
+            field="pipeline",
+            hint="give a directory holding an executable run; relative paths are "
+            "relative to the current directory",
+        )
+    if not folder.is_dir():
+        raise SpecError(f"{pipeline!r} is not a directory", field="pipeline")
+    for candidate in (folder / "run", folder / "code" / "run"):
+        if candidate.is_file():
+            if not os.access(candidate, os.X_OK):
+                raise SpecError(
+                    f"{candidate} is not executable",
+                    field="pipeline",
+                    hint=f"chmod +x {candidate}",
+                )
+            return candidate.resolve()
+    raise SpecError(
+        f"{pipeline!r} has no run script (looked for run and code/run)",
+        field="pipeline",
+        hint="add an executable file called run",
+    )
+
+
+def mount_targets(spec: RunSpec) -> dict[str, Path]:
+    """``data/`` path -> absolute source for each mount; SpecError on a bad mount."""
+    targets: dict[str, Path] = {}
+    for index, mount in enumerate(spec.mounts):
+        source = Path(mount.source).expanduser()
+        if not source.exists():
+            raise SpecError(
+                f"no such file or directory {mount.source!r} (from {Path.cwd()})",
+                field=f"mounts.{index}.source",
+                hint="local mounts are paths to files or folders on this machine",
+            )
+        target = PurePosixPath(mount.path) if mount.path else PurePosixPath(source.resolve().name)
+        parts = target.parts
+        if target.is_absolute() or not parts or ".." in parts:
+            raise SpecError(
+                f"{mount.path!r} must be a relative path inside data/, without '..'",
+                field=f"mounts.{index}.path",
+            )
+        name = target.as_posix()
+        if name in targets:
+            raise SpecError(
+                f"two mounts land on data/{name}",
+                field=f"mounts.{index}.path",
+                hint="give each mount its own path",
+            )
+        targets[name] = source.resolve()
+    return targets
+
+
+def _read_key(home: Path, key: str) -> str | None:
+    try:
+        return rd.key_file(home, key).read_text(encoding="ascii").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+__all__ = ["LocalBackend", "LocalSettings", "entrypoint", "mount_targets"]
