@@ -1,0 +1,87 @@
+"""The ``runhub`` command line.
+
+Start-up stays fast: this package imports only click and the command modules,
+whose bodies import the library (httpx, pydantic, yaml) when they run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from runhub import __version__
+from runhub.cli import backends, runs
+from runhub.cli.context import Session
+from runhub.cli.logs import configure as _configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "-V", "--version", prog_name="runhub", message="%(prog)s %(version)s"
+)
+@click.option(
+    "--profile",
+    metavar="NAME",
+    envvar="RUNHUB_PROFILE",
+    help="Settings profile from the config file (default: RUNHUB_PROFILE, else 'default').",
+)
+@click.option("-v", "--verbose", count=True, help="Log each request to stderr (-vv: everything).")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None, verbose: int) -> None:
+    """Launch and track pipeline runs on ICA, Code Ocean, locally, and more.
+
+    \b
+    Exit codes: 0 ok, 1 run failed or cancelled, 2 usage/spec/config error,
+    3 authentication, 4 platform or network error, 124 wait timed out.
+    """
+    _configure_logging(verbose)
+    session = ctx.ensure_object(Session)
+    session.profile = profile
+    session.verbose = verbose
+    ctx.call_on_close(session.close)
+
+
+for _command in (*runs.COMMANDS, backends.backends):
+    cli.add_command(_command)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every expected failure is one line."""
+    from runhub.errors import RunhubError
+
+    try:
+        result = cli.main(args=argv, prog_name="runhub", standalone_mode=False)
+    except RunhubError as err:
+        _fail(str(err))
+        return err.exit_code
+    except click.UsageError as err:
+        where = err.ctx.command_path if err.ctx else "runhub"
+        _fail(f"{err.format_message()} (see '{where} --help')")
+        return 2
+    except click.ClickException as err:
+        _fail(err.format_message())
+        return 2
+    except click.Abort as err:
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            _fail("interrupted (runs already launched keep running; see 'runhub status')")
+            return 130
+        _fail("aborted")
+        return 1
+    except KeyboardInterrupt:
+        _fail("interrupted (runs already launched keep running; see 'runhub status')")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str) -> None:
+    click.echo(f"runhub: error: {' '.join(message.split())}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    sys.exit(run(argv))
+
+
+__all__ = ["cli", "main", "run"]

@@ -1,0 +1,98 @@
+"""Plain-text tables and JSON output for the CLI.
+
+Kept dependency-free (no rich) so the base CLI stays light; every function returns
+text or writes through click, so the commands stay easy to test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from runhub.backend import Output
+    from runhub.state import RunStatus
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    lines = [headers, *cells]
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def _cell(value: object) -> str:
+    if value is None or value == "":
+        return "-"
+    text = str(value)
+    return " ".join(text.split())  # one line per row, whatever the platform sent
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON (stable key order as built)."""
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def when(value: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 with seconds, or None."""
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def size(value: int | None) -> str | None:
+    """A byte count for humans: 512 B, 1.5 KiB, 3.2 GiB."""
+    if value is None:
+        return None
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            return f"{value} B" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
+
+
+def status_table(statuses: Sequence[RunStatus]) -> str:
+    """One row per run: reference, state, native state, name, times, message."""
+    return table(
+        ("REF", "STATE", "NATIVE", "NAME", "CREATED", "ENDED", "MESSAGE"),
+        (
+            (
+                s.ref,
+                s.state.value,
+                s.native,
+                s.name,
+                when(s.created),
+                when(s.ended),
+                s.message,
+            )
+            for s in statuses
+        ),
+    )
+
+
+def outputs_table(outputs: Sequence[Output]) -> str:
+    """One row per output file or folder."""
+    return table(
+        ("PATH", "SIZE", "KIND"),
+        ((o.path, size(o.size), o.kind) for o in outputs),
+    )
+
+
+def change_line(status: RunStatus, at: datetime | None = None) -> str:
+    """A state change as it happens: local time, state, native state, message."""
+    stamp = (at or datetime.now().astimezone()).strftime("%H:%M:%S")
+    parts = [stamp, status.state.value.ljust(12), status.native or "-"]
+    if status.exit_code is not None:
+        parts.append(f"exit {status.exit_code}")
+    if status.message:
+        parts.append(" ".join(status.message.split()))
+    return "  ".join(parts).rstrip()

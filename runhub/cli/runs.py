@@ -1,0 +1,299 @@
+"""Commands about runs: launch, status, wait, cancel, outputs.
+
+Each body imports the library itself, so ``runhub --help`` never loads httpx,
+pydantic or yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from runhub.cli import render
+from runhub.cli.context import Session, output_option, pass_session
+from runhub.cli.params import DURATION
+
+if TYPE_CHECKING:
+    import httpx
+
+    from runhub.backend import Output, RunRef
+    from runhub.client import Client
+    from runhub.spec import RunSpec
+    from runhub.state import RunStatus
+
+
+@click.command()
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "-b",
+    "--backend",
+    metavar="NAME",
+    help="Backend to run on (default: the spec's, else the profile's, else local).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a spec field by dotted path; VALUE is YAML (8, true, [a, b]). Repeatable.",
+)
+@click.option("--name", metavar="NAME", help="Run name (same as --set name=NAME).")
+@click.option("--wait", is_flag=True, help="Follow the run until it ends, then list its outputs.")
+@click.option(
+    "--timeout", type=DURATION, metavar="DURATION", help="With --wait: give up after this long."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the request that would be sent (after read-only lookups); launch nothing.",
+)
+@output_option
+@pass_session
+def launch(
+    session: Session,
+    spec: str,
+    backend: str | None,
+    overrides: tuple[str, ...],
+    name: str | None,
+    wait: bool,
+    timeout: float | None,
+    dry_run: bool,
+    output: str,
+) -> None:
+    """Launch one run of SPEC (a YAML/JSON file, a directory holding runspec.yaml, or -).
+
+    The backend is --backend, else the spec's backend, else the profile's default
+    backend, else local. Prints the run reference (BACKEND:ID); with --wait, then
+    each state change and finally the outputs, exiting 0 if the run succeeded and
+    1 if it failed or was cancelled (124 if --timeout passed first).
+
+    \b
+    Examples:
+      runhub launch examples/hello --wait
+      runhub launch run.yaml --backend ica --set parameters.threads=8 --name s1
+      runhub launch run.yaml --dry-run
+    """
+    from runhub.cli.specs import apply_overrides, load_spec, parse_overrides, resolve_backend
+
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout only applies with --wait")
+    run_spec = apply_overrides(load_spec(spec), parse_overrides(overrides, name))
+    chosen = resolve_backend(backend, run_spec, session.profile)
+    client = session.client()
+    if dry_run:
+        _show_dry_run(client, run_spec, chosen, output)
+        return
+    status = client.launch(run_spec, chosen)
+    if not wait:
+        if output == "json":
+            render.echo_json(status.to_dict())
+        else:
+            click.echo(str(status.ref))
+        return
+    if output != "json":
+        click.echo(str(status.ref))
+    final = _follow(client, status, timeout, quiet=output == "json")
+    found = _outputs_if_ok(client, final)
+    if output == "json":
+        listed = None if found is None else [o.to_dict() for o in found]
+        render.echo_json({"run": final.to_dict(), "outputs": listed})
+    elif found is not None:
+        click.echo(render.outputs_table(found) if found else "(no outputs)")
+    _exit_for(final, output)
+
+
+def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> None:
+    from runhub.transport import describe
+
+    dry = client.dry_run(spec, backend)
+    if output == "json":
+        request = dry.request
+        render.echo_json(
+            {
+                "backend": backend,
+                "lookups": [
+                    {"method": r.method, "url": client.redact(str(r.url))} for r in dry.lookups
+                ],
+                "request": None if request is None else _request_dict(client, request),
+                "description": dry.description,
+            }
+        )
+        return
+    for lookup in dry.lookups:
+        click.echo(f"# looked up: {describe(lookup, client.redact)}")
+    if dry.request is not None:
+        click.echo(f"# would send ({backend}), not sent:")
+        click.echo(dry.render(client.redact))
+    elif isinstance(dry.description, str):
+        click.echo(f"{backend} backend: would run {dry.description}")
+    else:
+        click.echo(f"# {backend} backend: would launch (nothing sent):")
+        click.echo(dry.render(client.redact))
+
+
+def _request_dict(client: Client, request: httpx.Request) -> dict[str, object]:
+    import json
+
+    body: object = None
+    if request.content:
+        text = client.redact(request.content.decode("utf-8", errors="replace"))
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+    return {
+        "method": request.method,
+        "url": client.redact(str(request.url)),
+        "headers": client.redact.headers(request.headers),
+        "body": body,
+    }
+
+
+def _follow(
+    client: Client, first: RunStatus, timeout: float | None, *, quiet: bool = False
+) -> RunStatus:
+    """Poll until the run ends, printing each change of state as it is seen."""
+    import time
+
+    from runhub.client import PollSchedule
+    from runhub.errors import WaitTimeout
+
+    backend = client.backend(first.ref.backend)
+    # Status of a local run is a file read; remote platforms get the gentle default.
+    poll = PollSchedule() if backend.capabilities.http else PollSchedule(initial=0.2, cap=2.0)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    status, seen = first, None
+    for delay in poll.delays():
+        mark = (status.state, status.native)
+        if mark != seen:
+            seen = mark
+            if not quiet:
+                click.echo(render.change_line(status))
+        if status.is_terminal:
+            return status
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(
+                    f"{status.ref} still {status.state.value} after {timeout:g} s; left running"
+                    f" (resume with: runhub wait {status.ref})",
+                    last=status,
+                )
+            delay = min(delay, left)
+        time.sleep(delay)
+        status = client.status(status.ref)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _outputs_if_ok(client: Client, final: RunStatus) -> list[Output] | None:
+    """The outputs of a run that succeeded, if the backend lists outputs."""
+    if final.ok and client.backend(final.ref.backend).capabilities.outputs:
+        return client.outputs(final.ref)
+    return None
+
+
+def _exit_for(final: RunStatus, output: str) -> None:
+    """Exit 1 (with a note on stderr) unless the run succeeded."""
+    if final.ok:
+        return
+    if output != "json":
+        why = f": {final.message}" if final.message else ""
+        click.echo(f"runhub: {final.ref} ended {final.state.value}{why}", err=True)
+    click.get_current_context().exit(1)
+
+
+def _refs(texts: tuple[str, ...]) -> list[RunRef]:
+    from runhub.backend import RunRef
+
+    return [RunRef.parse(text) for text in texts]
+
+
+@click.command()
+@click.argument("refs", metavar="REF...", nargs=-1, required=True)
+@output_option
+@pass_session
+def status(session: Session, refs: tuple[str, ...], output: str) -> None:
+    """Show the current status of one or more runs (REF is BACKEND:ID).
+
+    \b
+    Example:
+      runhub status local:20261123T034001-1a2b3c4d
+    """
+    statuses = session.client().statuses(_refs(refs))
+    if output == "json":
+        render.echo_json([s.to_dict() for s in statuses])
+    else:
+        click.echo(render.status_table(statuses))
+
+
+@click.command()
+@click.argument("ref", metavar="REF")
+@click.option("--timeout", type=DURATION, metavar="DURATION", help="Give up after this long.")
+@output_option
+@pass_session
+def wait(session: Session, ref: str, timeout: float | None, output: str) -> None:
+    """Wait for a run to end, printing each state change.
+
+    Exits 0 if it succeeded, 1 if it failed or was cancelled, 124 if --timeout
+    passed first (the run is left running).
+    """
+    (run,) = _refs((ref,))
+    client = session.client()
+    final = _follow(client, client.status(run), timeout, quiet=output == "json")
+    if output == "json":
+        render.echo_json(final.to_dict())
+    _exit_for(final, output)
+
+
+@click.command()
+@click.argument("ref", metavar="REF")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@output_option
+@pass_session
+def cancel(session: Session, ref: str, yes: bool, output: str) -> None:
+    """Ask the platform to stop a run.
+
+    On backends where cancelling also deletes the run (Code Ocean), asks first;
+    without a terminal to ask on, --yes is required.
+    """
+    from runhub.errors import ConfigError
+
+    (run,) = _refs((ref,))
+    client = session.client()
+    backend = client.backend(run.backend)
+    if backend.capabilities.cancel_is_destructive and not yes:
+        warning = f"cancelling a {backend.name} run also deletes it and its results"
+        if not _can_prompt():
+            raise ConfigError(f"{warning}; pass --yes to confirm (no terminal to ask on)")
+        if not click.confirm(f"{warning}. Cancel {run}?", default=False, err=True):
+            click.echo("runhub: not cancelled", err=True)
+            click.get_current_context().exit(1)
+    result = client.cancel(run)
+    if output == "json":
+        render.echo_json(result.to_dict())
+    else:
+        click.echo(render.status_table([result]))
+
+
+def _can_prompt() -> bool:
+    """True if a person can answer a question on this terminal."""
+    return sys.stdin.isatty()
+
+
+@click.command()
+@click.argument("ref", metavar="REF")
+@output_option
+@pass_session
+def outputs(session: Session, ref: str, output: str) -> None:
+    """List a run's result files and folders."""
+    (run,) = _refs((ref,))
+    found = session.client().outputs(run)
+    if output == "json":
+        render.echo_json([o.to_dict() for o in found])
+    else:
+        click.echo(render.outputs_table(found) if found else "(no outputs)")
+
+
+COMMANDS = (launch, status, wait, cancel, outputs)
