@@ -1,0 +1,372 @@
+"""The Code Ocean backend: launch, track, cancel and list results of computations.
+
+Every operation is a sans-IO exchange (see :mod:`runhub.backend`). The instance
+remembers, for the computations it has seen launched, which capsule or pipeline
+they belong to (so ``statuses`` asks once per capsule, not once per run), which
+ids its launches returned (so an ambiguous launch never claims a run twice) and
+which runs it cancelled (Code Ocean deletes them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, ClassVar
+
+import httpx
+
+from runhub.backend import (
+    Backend,
+    Capabilities,
+    Exchange,
+    Output,
+    RunRef,
+    request,
+    response_excerpt,
+    response_json,
+)
+from runhub.errors import (
+    AmbiguousLaunch,
+    AuthError,
+    ConfigError,
+    NotFound,
+    PlatformError,
+    RateLimited,
+    RunhubError,
+)
+from runhub.spec import RunSpec
+from runhub.state import RunState, RunStatus
+from runhub_codeocean.recovery import find_created
+from runhub_codeocean.settings import CodeOceanSettings, Endpoint
+from runhub_codeocean.states import BACKEND, STATES, to_status
+from runhub_codeocean.translate import Launch, translate
+
+log = logging.getLogger("runhub.codeocean")
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+class CodeOceanBackend(Backend):
+    """Runs Code Ocean capsules and pipelines (``POST /api/v1/computations``)."""
+
+    name: ClassVar[str] = BACKEND
+    settings_model: ClassVar[type[CodeOceanSettings]] = CodeOceanSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        cancel=True,
+        cancel_is_destructive=True,
+        outputs=True,
+        download=True,
+        ordered_parameters=True,
+        named_parameters=True,
+        processes=True,
+        tags=False,
+        version=True,
+        outputs_path=False,
+        batch_status=True,
+        idempotent_launch=False,
+    )
+    states = STATES
+    #: Seconds of clock difference tolerated when matching an ambiguous launch.
+    clock_skew: ClassVar[float] = 60.0
+    #: POSTs tried per launch when each one fails ambiguously and finds nothing.
+    max_launch_attempts: ClassVar[int] = 3
+    #: Result folders walked at most per ``outputs`` call (a guard, not a limit in practice).
+    max_folders: ClassVar[int] = 10_000
+
+    settings: CodeOceanSettings
+
+    def __init__(self, settings: CodeOceanSettings) -> None:
+        super().__init__(settings)
+        self._endpoint: Endpoint | None = None
+        #: computation id -> (route, capsule or pipeline id)
+        self._owners: dict[str, tuple[str, str]] = {}
+        self._claimed: set[str] = set()
+        self._deleted: set[str] = set()
+        #: Wall clock for launch attempts (Code Ocean's ``created`` is epoch seconds).
+        self.now = time.time
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def endpoint(self) -> Endpoint:
+        """The configured deployment (ConfigError naming the variables if not)."""
+        if self._endpoint is None:
+            self._endpoint = self.settings.endpoint()
+        return self._endpoint
+
+    def _req(self, method: str, path: str, **kwargs: Any) -> httpx.Request:
+        ep = self.endpoint()
+        return request(method, ep.base + path, headers=ep.headers, **kwargs)
+
+    def secrets(self) -> list[str]:
+        """The token and its Basic-encoded form, for redaction."""
+        values = self.settings.secret_values()
+        with contextlib.suppress(ConfigError):
+            values.append(self.endpoint().credential)
+        return values
+
+    def remember(self, computation_id: str, route: str, target: str) -> None:
+        """Record that a computation belongs to a capsule/pipeline (for batch status)."""
+        self._owners[computation_id] = (route, target)
+
+    # -- offline ---------------------------------------------------------------------
+
+    def validate(self, spec: RunSpec) -> None:
+        """Every check that needs no request: SpecError/Unsupported naming the field."""
+        super().validate(spec)
+        translate(spec)
+
+    # -- launch ----------------------------------------------------------------------
+
+    def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> Exchange[RunStatus]:
+        """POST the run, recover from an ambiguous failure, then rename it to ``spec.name``.
+
+        ``key`` is not sent: Code Ocean has no idempotency key (see recovery).
+        """
+        plan = translate(spec)
+        self.endpoint()  # configuration errors before any request
+        return self._launch(plan, spec.name, batch)
+
+    def _launch(self, plan: Launch, name: str | None, batch: str | None) -> Exchange[RunStatus]:
+        recovered = False
+        attempt = 0
+        data: Any = None
+        while data is None:
+            attempt += 1
+            started = self.now()
+            try:
+                response = yield self._req(
+                    "POST", "computations", json_body=plan.body, purpose=f"run {plan.kind}"
+                )
+            except AmbiguousLaunch:
+                if attempt >= self.max_launch_attempts:
+                    raise
+                found = yield from self._recover(plan, started)
+                if found is None:
+                    log.warning(
+                        "launch of %s %s: no run was created; launching again",
+                        plan.kind,
+                        plan.target,
+                    )
+                    continue
+                data, recovered = found, True
+            else:
+                data = response_json(response) or {}  # never None: that would loop
+        ident = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(ident, str) or not ident:
+            raise PlatformError(
+                f"POST computations answered without a computation id: {data!r:.200}"
+            )
+        self._claimed.add(ident)
+        self.remember(ident, plan.route, plan.target)
+        ref = RunRef(BACKEND, ident, batch)
+        message = None
+        if name:
+            try:
+                yield self._req(
+                    "PATCH",
+                    f"computations/{ident}",
+                    params={"name": name},
+                    idempotent=True,
+                    purpose="name the run",
+                )
+                data = {**data, "name": name}
+            except RunhubError as exc:
+                message = f"launched, but naming the run {name!r} failed: {exc}"
+                log.warning("%s: %s", ref, message)
+        status = to_status(data, ref, message)
+        status.extra["target"] = f"{plan.route}/{plan.target}"
+        if recovered:
+            status.extra["recovered"] = True
+        return status
+
+    def _recover(self, plan: Launch, started: float) -> Exchange[dict[str, Any] | None]:
+        response = yield self._req(
+            "GET",
+            f"{plan.route}/{plan.target}/computations",
+            purpose="look for the run an interrupted launch may have created",
+        )
+        listing = response_json(response)
+        found = find_created(
+            plan.body,
+            listing if isinstance(listing, list) else [],
+            since=int(started - self.clock_skew),
+            claimed=self._claimed,
+        )
+        if found is not None:
+            log.warning(
+                "launch of %s %s was interrupted; found its run %s",
+                plan.kind,
+                plan.target,
+                found["id"],
+            )
+        return found
+
+    # -- tracking --------------------------------------------------------------------
+
+    def status(self, ref: RunRef) -> Exchange[RunStatus]:
+        """``GET computations/{id}``."""
+        self.endpoint()
+        return self._status(ref)
+
+    def _status(self, ref: RunRef) -> Exchange[RunStatus]:
+        try:
+            response = yield self._req("GET", f"computations/{ref.id}", purpose="run status")
+        except NotFound:
+            if ref.id in self._deleted:
+                return self._cancelled(ref)
+            raise
+        return to_status(response_json(response), ref)
+
+    def _cancelled(self, ref: RunRef, current: RunStatus | None = None) -> RunStatus:
+        return RunStatus(
+            ref=ref,
+            state=RunState.CANCELLED,
+            native="deleted",
+            message="stopped and deleted (cancelling a Code Ocean run deletes it)",
+            created=current.created if current else None,
+            name=current.name if current else None,
+        )
+
+    def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
+        """One ``GET capsules|pipelines/{id}/computations`` per capsule; per-run GET
+        only for refs whose capsule this backend has not seen."""
+        self.endpoint()
+        return self._statuses(list(refs))
+
+    def _statuses(self, refs: list[RunRef]) -> Exchange[list[RunStatus]]:
+        owners = {self._owners[r.id] for r in refs if r.id in self._owners}
+        seen: dict[str, dict[str, Any]] = {}
+        for route, target in sorted(owners):
+            try:
+                response = yield self._req(
+                    "GET", f"{route}/{target}/computations", purpose="status of runs"
+                )
+            except NotFound:
+                continue  # the capsule went away; its runs are asked one by one
+            listing = response_json(response)
+            if isinstance(listing, list):
+                for item in listing:
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        seen[item["id"]] = item
+        results = []
+        for ref in refs:
+            item = seen.get(ref.id)
+            if item is not None:
+                results.append(to_status(item, ref))
+            else:
+                results.append((yield from self._status(ref)))
+        return results
+
+    def cancel(self, ref: RunRef) -> Exchange[RunStatus]:
+        """Stop the run with ``DELETE computations/{id}``, which also deletes it.
+
+        A run that already ended is left alone (deleting it would only destroy results).
+        """
+        self.endpoint()
+        return self._cancel(ref)
+
+    def _cancel(self, ref: RunRef) -> Exchange[RunStatus]:
+        current = yield from self._status(ref)
+        if current.is_terminal:
+            return current
+        with contextlib.suppress(NotFound):  # gone already: the outcome asked for
+            yield self._req("DELETE", f"computations/{ref.id}", purpose="stop and delete run")
+        self._deleted.add(ref.id)
+        return self._cancelled(ref, current)
+
+    # -- results ---------------------------------------------------------------------
+
+    def outputs(self, ref: RunRef) -> Exchange[list[Output]]:
+        """Every result file, walking ``POST computations/{id}/results`` folder by folder."""
+        self.endpoint()
+        return self._outputs(ref)
+
+    def _outputs(self, ref: RunRef) -> Exchange[list[Output]]:
+        files: list[Output] = []
+        queue: list[str] = [""]
+        walked: set[str] = set()
+        while queue and len(walked) < self.max_folders:
+            folder = queue.pop(0)
+            walked.add(folder)
+            response = yield self._req(
+                "POST",
+                f"computations/{ref.id}/results",
+                json_body={"path": folder},
+                read_only=True,
+                purpose="list results",
+            )
+            data = response_json(response)
+            items = data.get("items") if isinstance(data, dict) else None
+            for item in items or []:
+                path = item.get("path") or item.get("name")
+                if not isinstance(path, str) or not path:
+                    continue
+                if item.get("type") == "folder":
+                    if path not in walked:
+                        queue.append(path)
+                else:
+                    size = item.get("size")
+                    files.append(Output(path=path, size=size if isinstance(size, int) else None))
+        return files
+
+    def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
+        """Signed download URLs from ``GET computations/{id}/results/urls?path=``."""
+        self.endpoint()
+        return self._download_urls(ref, list(outputs))
+
+    def _download_urls(self, ref: RunRef, outputs: list[Output]) -> Exchange[list[Output]]:
+        result = []
+        for output in outputs:
+            if output.kind != "file":
+                result.append(output)
+                continue
+            response = yield self._req(
+                "GET",
+                f"computations/{ref.id}/results/urls",
+                params={"path": output.path},
+                purpose="result download URL",
+            )
+            data = response_json(response)
+            url = data.get("download_url") if isinstance(data, dict) else None
+            result.append(replace(output, url=url if isinstance(url, str) else None))
+        return result
+
+    # -- errors ----------------------------------------------------------------------
+
+    def error_for(self, response: httpx.Response, context: str) -> PlatformError:
+        """``{"message": ...}`` bodies become the error text; anything else a short excerpt."""
+        status = response.status_code
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        extra: dict[str, Any] = {}
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            detail = data["message"]
+            extra = {k: v for k, v in data.items() if k != "message"}
+        else:
+            detail = " ".join(_TAGS.sub(" ", response_excerpt(response, 400)).split())[:160]
+        message = f"{context} -> {status}: {detail}" if detail else f"{context} -> {status}"
+        if status == 401:
+            return AuthError(
+                message,
+                status=status,
+                detail=detail,
+                hint="check CODEOCEAN_API_TOKEN (an access token, cop_...)",
+            )
+        if status == 403:
+            return AuthError(
+                message,
+                status=status,
+                detail=detail,
+                hint="the token lacks permission (runs need Capsule Read/Write, Data Asset Read)",
+            )
+        if status == 404:
+            return NotFound(message, detail=detail, parameters=extra)
+        if status == 429:
+            return RateLimited(message, status=status, detail=detail)
+        return PlatformError(message, status=status, detail=detail, parameters=extra)
