@@ -174,6 +174,19 @@ class Backend:
         stable across retries and crashes; ``batch`` tags runs launched together."""
         raise NotImplementedError
 
+    def recover(
+        self, spec: RunSpec, key: str, *, since: float, claimed: frozenset[str] = frozenset()
+    ) -> Operation[RunStatus | None]:
+        """Find the run an earlier, interrupted launch with ``key`` may have created.
+
+        Called before re-launching a key the ledger saw attempted at ``since``
+        (epoch seconds) with no recorded result. ``claimed`` holds run ids already
+        owned by other launches. Return the run, or None to launch again. The
+        default returns None: right for backends whose launch honours ``key``
+        (the platform replays the first answer).
+        """
+        return None
+
     def status(self, ref: RunRef) -> Operation[RunStatus]:
         """The current status of one run."""
         raise NotImplementedError

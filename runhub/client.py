@@ -22,9 +22,11 @@ import httpx
 from runhub.backend import Backend, Output, RunRef
 from runhub.config import load_profile, load_settings, profile_name
 from runhub.errors import ConfigError, RunhubError, Unsupported, WaitTimeout
+from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry, registry
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+from runhub.tracking import needs_recovery, tracked_launch
 from runhub.transport import (
     AsyncDriver,
     DryRun,
@@ -90,8 +92,11 @@ class _ClientBase:
         settings: Mapping[str, Mapping[str, Any]] | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.profile = profile_name(profile)
+        #: Where launches are recorded before they are sent (None: not recorded).
+        self.ledger = ledger
         self.policy = policy or RetryPolicy()
         self._flags = {name: dict(values) for name, values in (settings or {}).items()}
         self._plugins = plugins
@@ -142,6 +147,18 @@ class _ClientBase:
         chosen.validate(run_spec)
         return chosen, run_spec
 
+    def _intent(
+        self, backend: Backend, spec: RunSpec, batch: str | None, row_key: str | None
+    ) -> Launch:
+        assert self.ledger is not None
+        return self.ledger.intent(
+            backend.name, spec.digest(), batch=batch, row_key=row_key, name=spec.name
+        )
+
+    def _observe(self, statuses: Sequence[RunStatus]) -> None:
+        if self.ledger is not None:
+            self.ledger.observe(statuses)
+
     def _check_capability(self, backend: Backend, capability: str, action: str) -> None:
         if not getattr(backend.capabilities, capability):
             raise Unsupported(f"the {backend.name} backend cannot {action}")
@@ -180,8 +197,11 @@ class Client(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
-        super().__init__(profile=profile, settings=settings, policy=policy, plugins=plugins)
+        super().__init__(
+            profile=profile, settings=settings, policy=policy, plugins=plugins, ledger=ledger
+        )
         self._transport = transport
         self._http: httpx.Client | None = None
         self._drivers: dict[str, SyncDriver] = {}
@@ -227,11 +247,19 @@ class Client(_ClientBase):
         *,
         key: str | None = None,
         batch: str | None = None,
+        row_key: str | None = None,
     ) -> RunStatus:
-        """Launch one run. ``key`` makes the launch idempotent (reuse it on retry)."""
+        """Launch one run. ``key`` makes the launch idempotent (reuse it on retry).
+
+        With a ledger, the launch is recorded first and (``batch``, ``row_key``)
+        identifies it: launching the same row again re-attaches to its run.
+        """
         chosen, run_spec = self._prepare(spec, backend)
         driver = self.driver(chosen)
-        return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        if self.ledger is None:
+            return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        record = self._intent(chosen, run_spec, batch, row_key)
+        return driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
 
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:
         """Resolve everything a launch needs (read-only requests only) and return
@@ -257,6 +285,7 @@ class Client(_ClientBase):
             asked = [runs[i] for i in indexes]
             got = self.driver(backend).run(backend.statuses(asked))
             _check_statuses(backend, asked, got)
+            self._observe(got)
             for index, status in zip(indexes, got, strict=True):
                 results[index] = status
         return [s for s in results if s is not None]
@@ -315,9 +344,12 @@ class AsyncClient(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
+        ledger: Ledger | None = None,
         max_connections: int = 64,
     ) -> None:
-        super().__init__(profile=profile, settings=settings, policy=policy, plugins=plugins)
+        super().__init__(
+            profile=profile, settings=settings, policy=policy, plugins=plugins, ledger=ledger
+        )
         self._transport = transport
         self._max_connections = max_connections
         self._http: httpx.AsyncClient | None = None
@@ -366,10 +398,19 @@ class AsyncClient(_ClientBase):
         *,
         key: str | None = None,
         batch: str | None = None,
+        row_key: str | None = None,
     ) -> RunStatus:
-        """Launch one run. ``key`` makes the launch idempotent (reuse it on retry)."""
+        """Launch one run. ``key`` makes the launch idempotent (reuse it on retry).
+
+        With a ledger, the launch is recorded first and (``batch``, ``row_key``)
+        identifies it: launching the same row again re-attaches to its run.
+        """
         chosen, run_spec = self._prepare(spec, backend)
-        return await self.driver(chosen).run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        driver = self.driver(chosen)
+        if self.ledger is None:
+            return await driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        record = self._intent(chosen, run_spec, batch, row_key)
+        return await driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
 
     @overload
     async def launch_many(
@@ -378,8 +419,8 @@ class AsyncClient(_ClientBase):
         backend: str | None = ...,
         *,
         concurrency: int = ...,
-        keys: Sequence[str] | None = ...,
         batch: str | None = ...,
+        row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[False] = ...,
     ) -> list[RunStatus]: ...
 
@@ -390,8 +431,8 @@ class AsyncClient(_ClientBase):
         backend: str | None = ...,
         *,
         concurrency: int = ...,
-        keys: Sequence[str] | None = ...,
         batch: str | None = ...,
+        row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[True],
     ) -> list[RunStatus | RunhubError]: ...
 
@@ -401,41 +442,61 @@ class AsyncClient(_ClientBase):
         backend: str | None = None,
         *,
         concurrency: int = 16,
-        keys: Sequence[str] | None = None,
         batch: str | None = None,
+        row_keys: Sequence[str] | None = None,
         return_exceptions: bool = False,
     ) -> list[RunStatus] | list[RunStatus | RunhubError]:
         """Launch many runs with at most ``concurrency`` in flight.
 
         Every spec is validated before anything is launched. All runs share one
-        ``batch`` id (so they can be watched cheaply). With ``return_exceptions``,
-        failures are returned in place; otherwise the first failure is raised
-        after every launch has finished (none is abandoned half-way).
+        ``batch`` id (so they can be watched cheaply). With a ledger, ``row_keys``
+        name the rows: calling again with the same batch and rows launches only
+        the rows not launched yet and re-attaches to the others. With
+        ``return_exceptions``, failures are returned in place; otherwise the first
+        failure is raised after every launch has finished (none is abandoned).
         """
         prepared = [self._prepare(spec, backend) for spec in specs]
-        launch_keys = list(keys) if keys is not None else [new_key() for _ in prepared]
-        if len(launch_keys) != len(prepared):
-            raise ValueError("keys must match specs one to one")
+        if row_keys is not None and len(row_keys) != len(prepared):
+            raise ValueError("row_keys must match specs one to one")
         batch_id = batch or new_batch_id()
+        rows = list(row_keys) if row_keys is not None else [str(i) for i in range(len(prepared))]
         gate = asyncio.Semaphore(max(1, concurrency))
+        records: list[Launch | None] = [None] * len(prepared)
+        if self.ledger is not None:
+            for index, (chosen, run_spec) in enumerate(prepared):
+                records[index] = self._intent(chosen, run_spec, batch_id, rows[index])
 
         async def one(index: int) -> RunStatus:
             chosen, run_spec = prepared[index]
+            record = records[index]
             async with gate:
-                op = chosen.launch(run_spec, launch_keys[index], batch=batch_id)
+                if record is None or self.ledger is None:
+                    op = chosen.launch(run_spec, new_key(), batch=batch_id)
+                else:
+                    op = tracked_launch(chosen, run_spec, record, self.ledger)
                 return await self.driver(chosen).run(op)
 
-        results = await asyncio.gather(
-            *(one(i) for i in range(len(prepared))), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, RunhubError):
-                raise result
+        # Rows an interrupted earlier try may have launched are looked up one at a
+        # time first, so two lookups can never adopt the same platform run.
+        first = [i for i, r in enumerate(records) if r is not None and needs_recovery(r)]
+        results: list[RunStatus | BaseException | None] = [None] * len(prepared)
+        for index in first:
+            try:
+                results[index] = await one(index)
+            except RunhubError as error:
+                results[index] = error
+        rest = [i for i in range(len(prepared)) if i not in set(first)]
+        gathered = await asyncio.gather(*(one(i) for i in rest), return_exceptions=True)
+        for index, outcome in zip(rest, gathered, strict=True):
+            results[index] = outcome
+        for item in results:
+            if isinstance(item, BaseException) and not isinstance(item, RunhubError):
+                raise item
         if return_exceptions:
             return [r for r in results if isinstance(r, RunStatus | RunhubError)]
-        for result in results:
-            if isinstance(result, RunhubError):
-                raise result
+        for item in results:
+            if isinstance(item, RunhubError):
+                raise item
         return [r for r in results if isinstance(r, RunStatus)]
 
     async def status(self, ref: RefLike) -> RunStatus:
@@ -453,6 +514,7 @@ class AsyncClient(_ClientBase):
             asked = [runs[i] for i in indexes]
             got = await self.driver(backend).run(backend.statuses(asked))
             _check_statuses(backend, asked, got)
+            self._observe(got)
             for index, status in zip(indexes, got, strict=True):
                 results[index] = status
         return [s for s in results if s is not None]
