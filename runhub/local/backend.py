@@ -64,6 +64,7 @@ class LocalBackend(Backend):
     name = "local"
     settings_model = LocalSettings
     capabilities = Capabilities(
+        http=False,
         cancel=True,
         outputs=True,
         ordered_parameters=True,
@@ -111,6 +112,15 @@ class LocalBackend(Backend):
         check_options(spec.backend_options(self.name))
         entrypoint(spec.pipeline)
         mount_targets(spec)
+
+    def describe_launch(self, spec: RunSpec) -> dict[str, Any]:
+        """What a launch would run: the command, the data links, where runs go."""
+        self.validate(spec)
+        return {
+            "command": [str(entrypoint(spec.pipeline)), *arguments(spec.parameters)],
+            "data": {f"data/{k}": str(v) for k, v in mount_targets(spec).items()},
+            "runs": str(self.home / "runs"),
+        }
 
     # -- operations ----------------------------------------------------------------
 
