@@ -224,11 +224,11 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
             node = node[_index(node, part, parts[: depth + 1])]
-            continue
-        if part not in node or node[part] is None:
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict | list):
+        else:
+            if part not in node or node[part] is None:
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, dict | list):  # also a list item that is a scalar
             where = ".".join(parts[: depth + 1])
             raise SpecError(f"cannot set {dotted}: {where} is {_kind(node)}", field=dotted)
     last = parts[-1]
