@@ -1,0 +1,8 @@
+"""runhub backend for Illumina Connected Analytics (ICA v2 REST API)."""
+
+from __future__ import annotations
+
+from runhub_ica.backend import IcaBackend
+from runhub_ica.settings import IcaSettings
+
+__all__ = ["IcaBackend", "IcaSettings"]

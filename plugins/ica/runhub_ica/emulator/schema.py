@@ -1,0 +1,126 @@
+"""Check bodies against the official ICA schema, via libica 3.3's generated models.
+
+Why libica rather than openapi-core on the vendored spec: libica is a package
+(the ``emulator`` extra of runhub-ica), so the emulator validates the same way on a
+user's machine as in CI, where ``../shared/specs`` is absent; and its pydantic models
+validate a body in microseconds, where openapi-core needs seconds to load the 700 KB
+spec. The tests also check the translated bodies with openapi-core against the
+vendored spec when it is present, which catches any drift between the two.
+
+The generated models ignore unknown fields; the real service rejects bodies it cannot
+map, so :func:`problems` also reports fields the schema does not define.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from libica.openapi.v3 import models as m
+
+#: Request body model per operation (the key is the emulator's route name).
+REQUESTS: dict[str, type[BaseModel]] = {
+    "analysis:nextflow": m.CreateNextflowAnalysis,
+    "analysis:nextflowWithCustomInput": m.CreateNextflowWithCustomInputAnalysis,
+    "analysis:cwlWithStructuredInput": m.CreateCwlWithStructuredInputAnalysis,
+    "analysis:cwlWithJsonInput": m.CreateCwlWithJsonInputAnalysis,
+    "analysis:search": m.AnalysisQueryParameters,
+    "activationCodes:findBestMatchingForNextflow": m.SearchMatchingActivationCodesForNextflowAnalysis,
+    "data:createDownloadUrls": m.DataIdOrPathList,
+}
+
+#: Response body model per operation.
+RESPONSES: dict[str, type[BaseModel]] = {
+    "projects": m.ProjectPagedList,
+    "pipelines": m.ProjectPipelineList,
+    "inputParameters": m.InputParameterList,
+    "analysisStorages": m.AnalysisStorageListV4,
+    "activationCodes:findBestMatchingForNextflow": m.ActivationCodeDetail,
+    "data": m.ProjectDataPagedList,
+    "create": m.AnalysisV4,
+    "analysis": m.AnalysisV4,
+    "analysis:search": m.AnalysisPagedListV4,
+    "outputs": m.AnalysisOutputList,
+    "data:createDownloadUrls": m.DataUrlWithPathList,
+    "problem": m.Problem,
+}
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``Optional[List[Optional[Model]]]`` and the like."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def unknown_fields(model: type[BaseModel], data: Any, loc: str = "") -> list[str]:
+    """Dotted paths of keys in ``data`` that ``model`` does not define (by wire name)."""
+    if not isinstance(data, dict):
+        return []
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    found = []
+    for key, value in data.items():
+        info = fields.get(key)
+        if info is None:
+            found.append(f"{loc}{key}")
+            continue
+        inner = _model_in(info.annotation)
+        if inner is None:
+            continue
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                found.extend(unknown_fields(inner, item, f"{loc}{key}.{index}."))
+        else:
+            found.extend(unknown_fields(inner, value, f"{loc}{key}."))
+    return found
+
+
+def _parameters(data: Any) -> list[dict[str, Any]]:
+    analysis_input = data.get("analysisInput") if isinstance(data, dict) else None
+    if not isinstance(analysis_input, dict):
+        return []
+    params = analysis_input.get("parameters") or []
+    return [p for p in params if isinstance(p, dict)]
+
+
+def problems(model: type[BaseModel], data: Any) -> dict[str, str]:
+    """Field path -> problem, for every way ``data`` breaks the schema (empty if none)."""
+    found: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return {"body": "expected a JSON object"}
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "body"
+            found.setdefault(loc, err["msg"])
+    for path in unknown_fields(model, data):
+        found.setdefault(path, "unknown field")
+    # Schema text: "only one of attributes 'value' or 'multiValue' must be provided".
+    for index, param in enumerate(_parameters(data)):
+        if ("value" in param) == ("multiValue" in param):
+            where = f"analysisInput.parameters.{index}"
+            found.setdefault(where, "exactly one of 'value' or 'multiValue' must be provided")
+        if not param.get("code"):
+            found.setdefault(f"analysisInput.parameters.{index}.code", "a parameter needs a code")
+    return found
+
+
+def response_problems(name: str, data: Any) -> dict[str, str]:
+    """How a response body breaks its schema (the emulator checks its own answers)."""
+    model = RESPONSES[name]
+    if not isinstance(data, dict):
+        return {"body": "expected a JSON object"}
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+    return {}
