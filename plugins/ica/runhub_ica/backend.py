@@ -26,7 +26,6 @@ from runhub.backend import (
 from runhub.errors import NotFound, PlatformError, SpecError
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
-
 from runhub_ica.problems import error_for
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
@@ -110,7 +109,9 @@ class IcaBackend(Backend):
 
     def _get(self, path: str, accept: str, purpose: str, **params: Any) -> httpx.Request:
         headers = {**self.settings.auth_headers(), "Accept": accept}
-        return request("GET", self._url(path), params=params or None, headers=headers, purpose=purpose)
+        return request(
+            "GET", self._url(path), params=params or None, headers=headers, purpose=purpose
+        )
 
     def _post(
         self,
@@ -143,7 +144,8 @@ class IcaBackend(Backend):
             return self.settings.project(), ref.id
         if not project or not analysis:
             raise SpecError(
-                f"{ref} is not an ICA run reference", hint="write it as ica:<projectId>/<analysisId>"
+                f"{ref} is not an ICA run reference",
+                hint="write it as ica:<projectId>/<analysisId>",
             )
         return project, analysis
 
@@ -183,12 +185,16 @@ class IcaBackend(Backend):
             if p.pipeline in (pipeline.get("code"), pipeline.get("name")):
                 language = pipeline.get("language")
                 if language in ("NEXTFLOW", "CWL") and language != _LANGUAGE[p.kind]:
-                    other = "cwl" if language == "CWL" else "nextflow"
+                    other = (
+                        "'cwl' or 'cwl-json'"
+                        if language == "CWL"
+                        else "'nextflow' or 'nextflow-custom'"
+                    )
                     raise SpecError(
                         f"pipeline {p.pipeline!r} is a {language} pipeline, "
                         f"but the launch kind is {p.kind!r}",
                         field="options.ica.kind",
-                        hint=f"set options.ica.kind to {other!r} or {other + '-json' if other == 'cwl' else 'nextflow-custom'!r}",
+                        hint=f"set options.ica.kind to {other}",
                     )
                 return str(pipeline["id"])
         codes = [str(x.get("code")) for x in items if x.get("code")]
@@ -197,7 +203,9 @@ class IcaBackend(Backend):
             candidates=_near(p.pipeline, codes),
         )
 
-    def _input_codes(self, project: str, pipeline_id: str, p: Plan) -> Exchange[tuple[str | None, ...]]:
+    def _input_codes(
+        self, project: str, pipeline_id: str, p: Plan
+    ) -> Exchange[tuple[str | None, ...]]:
         codes: tuple[str | None, ...] = tuple(m.input for m in p.mounts)
         if not p.needs_input_codes:
             return codes
@@ -256,7 +264,9 @@ class IcaBackend(Backend):
             filePath=wanted,
             filePathMatchMode="FULL_CASE_INSENSITIVE",
         )
-        items = [i.get("data", {}) for i in response_json(resp).get("items", []) if isinstance(i, dict)]
+        items = [
+            i.get("data", {}) for i in response_json(resp).get("items", []) if isinstance(i, dict)
+        ]
         for data in items:
             if (data.get("details") or {}).get("path") in wanted:
                 self._data[cache_key] = str(data["id"])
@@ -337,9 +347,7 @@ class IcaBackend(Backend):
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""
         project, analysis = self._split(ref)
-        resp = yield self._get(
-            f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis"
-        )
+        resp = yield self._get(f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis")
         return self._to_status(response_json(resp), project, ref.batch)
 
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
@@ -423,9 +431,7 @@ class IcaBackend(Backend):
             read_only=True,
         )
         urls = {i.get("dataId"): i.get("url") for i in response_json(resp).get("items", [])}
-        return [
-            Output(o.path, o.size, o.kind, o.id, urls.get(o.id, o.url)) for o in outputs
-        ]
+        return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id, o.url)) for o in outputs]
 
 
 def _flatten(data: dict[str, Any], parent: str, into: list[Output]) -> None:

@@ -79,7 +79,7 @@ class IcaSettings(BackendSettings):
         return base_url(self.server_url)
 
     def auth_headers(self) -> dict[str, str]:
-        """``X-API-Key`` or ``Authorization: Bearer``; ConfigError naming the variables if neither."""
+        """``X-API-Key`` or ``Authorization: Bearer``; else ConfigError naming the variables."""
         if self.x_api_key is not None and self.x_api_key.get_secret_value():
             return {"X-API-Key": self.x_api_key.get_secret_value()}
         if self.access_token is not None and self.access_token.get_secret_value():

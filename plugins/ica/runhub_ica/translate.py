@@ -356,7 +356,10 @@ def _custom(p: Plan, r: Resolved) -> dict[str, Any]:
                 data_ids.append(data_id)
         if mount.input:
             if cwl:
-                document[mount.input] = {"class": "Directory" if folder else "File", "location": where}
+                document[mount.input] = {
+                    "class": "Directory" if folder else "File",
+                    "location": where,
+                }
             else:
                 document[mount.input] = where
     analysis_input: dict[str, Any] = {
@@ -371,9 +374,7 @@ def _custom(p: Plan, r: Resolved) -> dict[str, Any]:
     return analysis_input
 
 
-def body(
-    p: Plan, r: Resolved, *, key: str, batch: str | None = None
-) -> dict[str, Any]:
+def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[str, Any]:
     """The create request body for a plan and its resolved ids."""
     technical = ["runhub"]
     if batch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from runhub.testing.emulator import Clock, main
-
 from runhub_ica.emulator.app import IcaEmulator
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 
 from runhub.testing.emulator import Clock
-
 from runhub_ica.emulator import schema, seed
 from runhub_ica.emulator.world import TERMINAL, AnalysisRec, World
 
@@ -146,7 +145,9 @@ class IcaEmulator:
                     return route, match.groupdict()
                 allowed.append(route.method)
         if allowed:
-            raise Problem(405, "ICA_EMU_METHOD", f"{method} is not allowed here ({', '.join(allowed)})")
+            raise Problem(
+                405, "ICA_EMU_METHOD", f"{method} is not allowed here ({', '.join(allowed)})"
+            )
         raise Problem(404, "ICA_EMU_NOT_FOUND", f"no such endpoint: {path}")
 
     def _authenticate(self, request: httpx.Request) -> str:
@@ -175,12 +176,18 @@ class IcaEmulator:
                     f"Content-Type {content_type or '(none)'} is not supported here; "
                     f"use {' or '.join(route.consumes)}",
                 )
-            if "illumina" in content_type and "illumina" in chosen and content_type[:27] != chosen[:27]:
+            if (
+                "illumina" in content_type
+                and "illumina" in chosen
+                and content_type[:27] != chosen[:27]
+            ):
                 raise Problem(
                     400, "ICA_API_004", "Content-Type and Accept must carry the same version"
                 )
         if route.consumes is None and content_type and content_type not in (V3, V4, JSON):
-            raise Problem(415, "ICA_EMU_MEDIA_TYPE", f"Content-Type {content_type} is not supported")
+            raise Problem(
+                415, "ICA_EMU_MEDIA_TYPE", f"Content-Type {content_type} is not supported"
+            )
         return chosen if route.produces else None
 
     def _body(self, request: httpx.Request, route: Route) -> Any:
@@ -210,8 +217,12 @@ class IcaEmulator:
 
     def _idempotent(self, call: Call, route: Route, key: str) -> httpx.Response:
         if len(key) > 255:
-            raise Problem(400, "ICA_EMU_VALIDATION", "Idempotency-Key is longer than 255 characters",
-                          {"Idempotency-Key": "maxLength 255"})
+            raise Problem(
+                400,
+                "ICA_EMU_VALIDATION",
+                "Idempotency-Key is longer than 255 characters",
+                {"Idempotency-Key": "maxLength 255"},
+            )
         slot = (call.request.url.path, key, call.user)
         fingerprint = json.dumps(call.body, sort_keys=True)
         with self._lock:
@@ -219,11 +230,17 @@ class IcaEmulator:
             if stored is not None:
                 state, stored_print, response = stored
                 if stored_print != fingerprint:
-                    raise Problem(422, "ICA_EMU_IDEMPOTENCY_MISMATCH",
-                                  "This Idempotency-Key was used with a different request body")
+                    raise Problem(
+                        422,
+                        "ICA_EMU_IDEMPOTENCY_MISMATCH",
+                        "This Idempotency-Key was used with a different request body",
+                    )
                 if state == "in-flight" or response is None:
-                    raise Problem(409, "ICA_EMU_IDEMPOTENCY_IN_FLIGHT",
-                                  "A request with this Idempotency-Key is still being processed")
+                    raise Problem(
+                        409,
+                        "ICA_EMU_IDEMPOTENCY_IN_FLIGHT",
+                        "A request with this Idempotency-Key is still being processed",
+                    )
                 return _copy(response)
             self.begin_in_flight(call.request.url.path, key, call.user, fingerprint)
         try:
@@ -256,10 +273,14 @@ class IcaEmulator:
             found = schema.response_problems(name, body)
             if found:
                 first = next(iter(found.items()))
-                raise Problem(500, "ICA_EMU_BUG",
-                              f"emulator answer breaks the {name} schema: {first[0]}: {first[1]}")
-        return httpx.Response(status, content=json.dumps(body).encode(),
-                              headers={"Content-Type": JSON})
+                raise Problem(
+                    500,
+                    "ICA_EMU_BUG",
+                    f"emulator answer breaks the {name} schema: {first[0]}: {first[1]}",
+                )
+        return httpx.Response(
+            status, content=json.dumps(body).encode(), headers={"Content-Type": JSON}
+        )
 
     def _problem(self, request: httpx.Request, problem: Problem) -> httpx.Response:
         body = {
@@ -273,8 +294,9 @@ class IcaEmulator:
             "timestamp": self.world.stamp(self.clock.now()),
             "method": request.method,
         }
-        return httpx.Response(problem.status, content=json.dumps(body).encode(),
-                              headers={"Content-Type": PROBLEM})
+        return httpx.Response(
+            problem.status, content=json.dumps(body).encode(), headers={"Content-Type": PROBLEM}
+        )
 
     # -- routes --------------------------------------------------------------------------
 
@@ -282,32 +304,70 @@ class IcaEmulator:
         p = r"/api/projects/(?P<project>[^/:]+)"
         a = p + r"/analyses/(?P<analysis>[^/:]+)"
 
-        def route(method: str, pattern: str, handler: Callable[[Call], httpx.Response],
-                  consumes: tuple[str, ...] | None, produces: tuple[str, ...] | None,
-                  model: str | None = None, required: bool = True) -> Route:
+        def route(
+            method: str,
+            pattern: str,
+            handler: Callable[[Call], httpx.Response],
+            consumes: tuple[str, ...] | None,
+            produces: tuple[str, ...] | None,
+            model: str | None = None,
+            required: bool = True,
+        ) -> Route:
             return Route(method, re.compile(pattern), handler, consumes, produces, model, required)
 
         routes = [
             route("GET", r"/api/projects", self._projects, None, (V3,)),
             route("GET", p + r"/pipelines", self._pipelines, None, (V3,)),
-            route("GET", p + r"/pipelines/(?P<pipeline>[^/]+)/inputParameters", self._inputs,
-                  None, (V3,)),
+            route(
+                "GET",
+                p + r"/pipelines/(?P<pipeline>[^/]+)/inputParameters",
+                self._inputs,
+                None,
+                (V3,),
+            ),
             route("GET", p + r"/analysisStorages", self._storages, None, (V4,)),
-            route("POST", r"/api/activationCodes:findBestMatchingForNextflow", self._activation,
-                  (V3, JSON), (V3,), "activationCodes:findBestMatchingForNextflow"),
+            route(
+                "POST",
+                r"/api/activationCodes:findBestMatchingForNextflow",
+                self._activation,
+                (V3, JSON),
+                (V3,),
+                "activationCodes:findBestMatchingForNextflow",
+            ),
             route("GET", p + r"/data", self._data, None, (V3,)),
-            route("POST", p + r"/data:createDownloadUrls", self._download_urls, (V3,), (V3,),
-                  "data:createDownloadUrls"),
-            route("POST", p + r"/analysis:search", self._search, (V3, JSON), (V3,),
-                  "analysis:search", required=False),
+            route(
+                "POST",
+                p + r"/data:createDownloadUrls",
+                self._download_urls,
+                (V3,),
+                (V3,),
+                "data:createDownloadUrls",
+            ),
+            route(
+                "POST",
+                p + r"/analysis:search",
+                self._search,
+                (V3, JSON),
+                (V3,),
+                "analysis:search",
+                required=False,
+            ),
             route("GET", a, self._analysis, None, (V4,)),
             route("POST", a + r":abort", self._abort, (V3, V4, JSON), None, required=False),
             route("GET", a + r"/outputs", self._outputs, None, (V3,)),
         ]
         for kind, (media, _) in _CREATE_KINDS.items():
             # The emulator answers creates in v4 only (v3 create answers broke clients).
-            routes.append(route("POST", p + rf"/analysis:{kind}", self._creator(kind), media,
-                                (V4,), f"analysis:{kind}"))
+            routes.append(
+                route(
+                    "POST",
+                    p + rf"/analysis:{kind}",
+                    self._creator(kind),
+                    media,
+                    (V4,),
+                    f"analysis:{kind}",
+                )
+            )
         return routes
 
     def _project(self, call: Call) -> str:
@@ -322,22 +382,40 @@ class IcaEmulator:
         for ident, name in self.world.projects.items():
             if search and search not in name.lower():
                 continue
-            items.append({
-                "id": ident, "timeCreated": self.world.stamp(0), "timeModified": self.world.stamp(0),
-                "ownerId": seed.OWNER_ID, "tenantId": seed.TENANT_ID, "tenantName": seed.TENANT_NAME,
-                "name": name, "active": True, "billingMode": "PROJECT",
-                "region": {"id": seed.REGION_ID, "timeCreated": self.world.stamp(0),
-                           "timeModified": self.world.stamp(0), "ownerId": seed.OWNER_ID,
-                           "tenantId": seed.TENANT_ID, "code": "US", "country": "USA",
-                           "cityName": "Virginia"},
-                "tags": {"technicalTags": [], "userTags": []},
-            })
+            items.append(
+                {
+                    "id": ident,
+                    "timeCreated": self.world.stamp(0),
+                    "timeModified": self.world.stamp(0),
+                    "ownerId": seed.OWNER_ID,
+                    "tenantId": seed.TENANT_ID,
+                    "tenantName": seed.TENANT_NAME,
+                    "name": name,
+                    "active": True,
+                    "billingMode": "PROJECT",
+                    "region": {
+                        "id": seed.REGION_ID,
+                        "timeCreated": self.world.stamp(0),
+                        "timeModified": self.world.stamp(0),
+                        "ownerId": seed.OWNER_ID,
+                        "tenantId": seed.TENANT_ID,
+                        "code": "US",
+                        "country": "USA",
+                        "cityName": "Virginia",
+                    },
+                    "tags": {"technicalTags": [], "userTags": []},
+                }
+            )
         return self._json(200, "projects", {"items": items, "totalItemCount": len(items)})
 
     def _pipelines(self, call: Call) -> httpx.Response:
         project = self._project(call)
         items = [
-            {"pipeline": self.world.pipeline_v3(p), "projectId": project, "bundleLinks": {"items": []}}
+            {
+                "pipeline": self.world.pipeline_v3(p),
+                "projectId": project,
+                "bundleLinks": {"items": []},
+            }
             for p in self.world.pipelines.values()
         ]
         return self._json(200, "pipelines", {"items": items})
@@ -345,8 +423,9 @@ class IcaEmulator:
     def _pipeline(self, project: str, ident: str) -> seed.Pipeline:
         pipeline = self.world.pipelines.get(ident)
         if pipeline is None:
-            raise Problem(404, "ICA_EMU_NOT_FOUND",
-                          f"Pipeline {ident} not found in project {project}")
+            raise Problem(
+                404, "ICA_EMU_NOT_FOUND", f"Pipeline {ident} not found in project {project}"
+            )
         return pipeline
 
     def _inputs(self, call: Call) -> httpx.Response:
@@ -354,14 +433,18 @@ class IcaEmulator:
         pipeline = self._pipeline(project, call.groups["pipeline"])
         items = [
             {"id": ident, "code": code, "required": required, "multiValue": multi}
-            for ident, (code, required, multi) in zip(pipeline.input_ids, pipeline.inputs, strict=True)
+            for ident, (code, required, multi) in zip(
+                pipeline.input_ids, pipeline.inputs, strict=True
+            )
         ]
         return self._json(200, "inputParameters", {"items": items})
 
     def _storages(self, call: Call) -> httpx.Response:
         self._project(call)
-        items = [{"id": ident, "name": name, "description": f"{name} analysis storage"}
-                 for name, ident in seed.STORAGES.items()]
+        items = [
+            {"id": ident, "name": name, "description": f"{name} analysis storage"}
+            for name, ident in seed.STORAGES.items()
+        ]
         return self._json(200, "analysisStorages", {"items": items})
 
     def _activation(self, call: Call) -> httpx.Response:
@@ -370,12 +453,20 @@ class IcaEmulator:
             raise Problem(404, "ICA_EMU_NOT_FOUND", f"Project {body['projectId']} not found")
         pipeline = self._pipeline(body["projectId"], body["pipelineId"])
         answer = {
-            "id": seed.ACTIVATION_CODE_ID, "allowedSlots": -1, "usedSlots": 0, "movedSlots": 0,
-            "originalSlots": -1, "usages": [],
+            "id": seed.ACTIVATION_CODE_ID,
+            "allowedSlots": -1,
+            "usedSlots": 0,
+            "movedSlots": 0,
+            "originalSlots": -1,
+            "usages": [],
             "pipelineBundle": {
-                "id": "4d3c2b1a-0000-4000-8000-00000000b001", "name": "Emulated bundle",
-                "maxNumberOfAllowedSlots": -1, "activePipelines": [self.world.pipeline_v3(pipeline)],
-                "canceledPipelines": [], "retiredPipelines": [], "regions": [],
+                "id": "4d3c2b1a-0000-4000-8000-00000000b001",
+                "name": "Emulated bundle",
+                "maxNumberOfAllowedSlots": -1,
+                "activePipelines": [self.world.pipeline_v3(pipeline)],
+                "canceledPipelines": [],
+                "retiredPipelines": [],
+                "regions": [],
                 "analysisStorages": [self.world.storage_v3("Small")],
             },
         }
@@ -387,8 +478,12 @@ class IcaEmulator:
         paths = params.get_list("filePath")
         mode = params.get("filePathMatchMode", "STARTS_WITH_CASE_INSENSITIVE")
         if mode not in ("STARTS_WITH_CASE_INSENSITIVE", "FULL_CASE_INSENSITIVE"):
-            raise Problem(400, "ICA_EMU_VALIDATION", f"filePathMatchMode {mode} is not valid",
-                          {"filePathMatchMode": "STARTS_WITH_CASE_INSENSITIVE|FULL_CASE_INSENSITIVE"})
+            raise Problem(
+                400,
+                "ICA_EMU_VALIDATION",
+                f"filePathMatchMode {mode} is not valid",
+                {"filePathMatchMode": "STARTS_WITH_CASE_INSENSITIVE|FULL_CASE_INSENSITIVE"},
+            )
         kind = params.get("type")
         wanted = [p.lower() for p in paths]
         items = []
@@ -403,8 +498,9 @@ class IcaEmulator:
             if kind and kind != ("FOLDER" if rec.folder else "FILE"):
                 continue
             items.append(self.world.data_body(rec))
-        return self._json(200, "data", {"items": items, "nextPageToken": "",
-                                        "totalItemCount": len(items)})
+        return self._json(
+            200, "data", {"items": items, "nextPageToken": "", "totalItemCount": len(items)}
+        )
 
     def _download_urls(self, call: Call) -> httpx.Response:
         project = self._project(call)
@@ -418,12 +514,17 @@ class IcaEmulator:
             if rec is None or rec.project != project:
                 raise Problem(404, "ICA_EMU_NOT_FOUND", f"Data {value} not found in project")
             if rec.folder:
-                raise Problem(400, "ICA_EMU_VALIDATION", f"{value} is a folder; only files have URLs")
-            items.append({
-                "dataId": rec.id, "dataUrn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}",
-                "dataPath": rec.path,
-                "url": f"https://ica-emulator.invalid/download/{rec.id}?X-Amz-Signature=emulated",
-            })
+                raise Problem(
+                    400, "ICA_EMU_VALIDATION", f"{value} is a folder; only files have URLs"
+                )
+            items.append(
+                {
+                    "dataId": rec.id,
+                    "dataUrn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}",
+                    "dataPath": rec.path,
+                    "url": f"https://ica-emulator.invalid/download/{rec.id}?X-Amz-Signature=emulated",
+                }
+            )
         return self._json(200, "data:createDownloadUrls", {"items": items})
 
     # -- analyses ------------------------------------------------------------------------
@@ -440,22 +541,32 @@ class IcaEmulator:
         pipeline = self._pipeline(project, body["pipelineId"])
         language = _CREATE_KINDS[kind][1]
         if pipeline.language != language:
-            raise Problem(400, "ICA_EMU_PIPELINE_LANGUAGE",
-                          f"Pipeline {pipeline.code} is a {pipeline.language} pipeline; "
-                          f"analysis:{kind} needs a {language} pipeline")
+            raise Problem(
+                400,
+                "ICA_EMU_PIPELINE_LANGUAGE",
+                f"Pipeline {pipeline.code} is a {pipeline.language} pipeline; "
+                f"analysis:{kind} needs a {language} pipeline",
+            )
         storage = pipeline.storage
         if body.get("analysisStorageId"):
             storage = self.world.storage_names.get(body["analysisStorageId"], "")
             if not storage:
-                raise Problem(400, "ICA_EMU_VALIDATION",
-                              f"Analysis storage {body['analysisStorageId']} does not exist",
-                              {"analysisStorageId": "unknown analysis storage"})
+                raise Problem(
+                    400,
+                    "ICA_EMU_VALIDATION",
+                    f"Analysis storage {body['analysisStorageId']} does not exist",
+                    {"analysisStorageId": "unknown analysis storage"},
+                )
         analysis_input = body["analysisInput"]
         values = self._check_inputs(pipeline, analysis_input)
         tags = body.get("tags") or {}
         target = None
         for mapping in body.get("analysisOutput") or []:
-            target = mapping["targetPath"] if mapping["targetPath"].endswith("/") else mapping["targetPath"] + "/"
+            target = (
+                mapping["targetPath"]
+                if mapping["targetPath"].endswith("/")
+                else mapping["targetPath"] + "/"
+            )
         rec = self.world.new_analysis(
             project,
             body["userReference"],
@@ -476,17 +587,22 @@ class IcaEmulator:
         ids += [m["dataId"] for m in analysis_input.get("mounts") or []]
         for entry in analysis_input.get("inputs") or []:
             if entry["parameterCode"] not in codes:
-                raise Problem(400, "ICA_EMU_INPUT", f"Unknown input parameter code "
-                              f"{entry['parameterCode']!r}; the pipeline has: {', '.join(codes)}",
-                              {"parameterCode": entry["parameterCode"]})
+                raise Problem(
+                    400,
+                    "ICA_EMU_INPUT",
+                    f"Unknown input parameter code "
+                    f"{entry['parameterCode']!r}; the pipeline has: {', '.join(codes)}",
+                    {"parameterCode": entry["parameterCode"]},
+                )
             ids += entry.get("dataIds") or []
             ids += [m["dataId"] for m in entry.get("mounts") or []]
         for ident in ids:
             if ident not in self.world.data:
-                raise Problem(400, "ICA_EMU_INPUT", f"Data {ident} does not exist",
-                              {"dataId": ident})
+                raise Problem(
+                    400, "ICA_EMU_INPUT", f"Data {ident} does not exist", {"dataId": ident}
+                )
         for param in analysis_input.get("parameters") or []:
-            values.update([param.get("value") or ""] + list(param.get("multiValue") or []))
+            values.update([param.get("value") or "", *(param.get("multiValue") or [])])
         for key in ("customInput", "inputJson"):
             if key in analysis_input:
                 values.update(_strings(_loads(analysis_input[key], key)))
@@ -496,8 +612,11 @@ class IcaEmulator:
         project = self._project(call)
         rec = self.world.analyses.get(call.groups["analysis"])
         if rec is None or rec.project != project:
-            raise Problem(404, "ICA_EMU_NOT_FOUND",
-                          f"Analysis {call.groups['analysis']} not found in project {project}")
+            raise Problem(
+                404,
+                "ICA_EMU_NOT_FOUND",
+                f"Analysis {call.groups['analysis']} not found in project {project}",
+            )
         return rec
 
     def _analysis(self, call: Call) -> httpx.Response:
@@ -518,26 +637,41 @@ class IcaEmulator:
         params = call.request.url.params
         size_text = params.get("pageSize", "100")
         if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-            raise Problem(400, "ICA_EMU_VALIDATION",
-                          f"pageSize must be a number from 1 to {MAX_PAGE_SIZE}",
-                          {"pageSize": size_text})
+            raise Problem(
+                400,
+                "ICA_EMU_VALIDATION",
+                f"pageSize must be a number from 1 to {MAX_PAGE_SIZE}",
+                {"pageSize": size_text},
+            )
         size = int(size_text)
         offset = _cursor(params.get("pageToken"))
         query = call.body or {}
-        matches = [rec for rec in self.world.analyses.values()
-                   if rec.project == project and self._matches(rec, query)]
+        matches = [
+            rec
+            for rec in self.world.analyses.values()
+            if rec.project == project and self._matches(rec, query)
+        ]
         page = matches[offset : offset + size]
         rest = len(matches) - offset - len(page)
-        token = base64.urlsafe_b64encode(f"cursor:{offset + size}".encode()).decode() if rest > 0 else None
-        body: dict[str, Any] = {"items": [self.world.analysis_v4(r) for r in page],
-                                "remainingRecords": max(rest, 0)}
+        token = (
+            base64.urlsafe_b64encode(f"cursor:{offset + size}".encode()).decode()
+            if rest > 0
+            else None
+        )
+        body: dict[str, Any] = {
+            "items": [self.world.analysis_v4(r) for r in page],
+            "remainingRecords": max(rest, 0),
+        }
         if token:
             body["nextPageToken"] = token
         return self._json(200, "analysis:search", body)
 
     def _matches(self, rec: AnalysisRec, query: dict[str, Any]) -> bool:
-        for field, attr in (("technicalTags", "technicalTags"), ("userTags", "userTags"),
-                            ("referenceTags", "referenceTags")):
+        for field, attr in (
+            ("technicalTags", "technicalTags"),
+            ("userTags", "userTags"),
+            ("referenceTags", "referenceTags"),
+        ):
             wanted = query.get(field)
             if wanted and not set(wanted) & set(rec.tags.get(attr, [])):
                 return False
@@ -559,16 +693,21 @@ def _cursor(token: str | None) -> int:
         text = base64.urlsafe_b64decode(token.encode()).decode()
         return int(text.removeprefix("cursor:"))
     except ValueError:
-        raise Problem(400, "ICA_EMU_VALIDATION", "pageToken is not valid",
-                      {"pageToken": token}) from None
+        raise Problem(
+            400, "ICA_EMU_VALIDATION", "pageToken is not valid", {"pageToken": token}
+        ) from None
 
 
 def _loads(text: str, field: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise Problem(400, "ICA_EMU_VALIDATION", f"{field} is not valid JSON",
-                      {f"analysisInput.{field}": "escaped JSON expected"}) from None
+        raise Problem(
+            400,
+            "ICA_EMU_VALIDATION",
+            f"{field} is not valid JSON",
+            {f"analysisInput.{field}": "escaped JSON expected"},
+        ) from None
 
 
 def _strings(value: Any) -> list[str]:

@@ -17,9 +17,8 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from libica.openapi.v3 import models as m
+from pydantic import BaseModel, ValidationError
 
 #: Request body model per operation (the key is the emulator's route name).
 REQUESTS: dict[str, type[BaseModel]] = {
@@ -28,7 +27,9 @@ REQUESTS: dict[str, type[BaseModel]] = {
     "analysis:cwlWithStructuredInput": m.CreateCwlWithStructuredInputAnalysis,
     "analysis:cwlWithJsonInput": m.CreateCwlWithJsonInputAnalysis,
     "analysis:search": m.AnalysisQueryParameters,
-    "activationCodes:findBestMatchingForNextflow": m.SearchMatchingActivationCodesForNextflowAnalysis,
+    "activationCodes:findBestMatchingForNextflow": (
+        m.SearchMatchingActivationCodesForNextflowAnalysis
+    ),
     "data:createDownloadUrls": m.DataIdOrPathList,
 }
 

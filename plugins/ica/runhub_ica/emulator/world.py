@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runhub.testing.emulator import Clock
-
 from runhub_ica.emulator import seed
 from runhub_ica.states import LIFECYCLE
 
@@ -32,7 +31,7 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "FAILED_FINAL", "ABORTED"})
 
 def data_id(prefix: str, project: str, path: str) -> str:
     """A stable ``fil.``/``fol.`` id (32 hex) for a path."""
-    return f"{prefix}.{hashlib.md5(f'{project}:{path}'.encode()).hexdigest()}"  # noqa: S324
+    return f"{prefix}.{hashlib.md5(f'{project}:{path}'.encode()).hexdigest()}"
 
 
 @dataclass
@@ -79,7 +78,10 @@ class World:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.epoch = datetime.now(UTC).replace(microsecond=0)
-        self.projects = {seed.PROJECT_ID: seed.PROJECT_NAME, seed.OTHER_PROJECT_ID: seed.OTHER_PROJECT_NAME}
+        self.projects = {
+            seed.PROJECT_ID: seed.PROJECT_NAME,
+            seed.OTHER_PROJECT_ID: seed.OTHER_PROJECT_NAME,
+        }
         self.pipelines = {p.id: p for p in seed.PIPELINES}
         self.storage_names = {v: k for k, v in seed.STORAGES.items()}
         self.data: dict[str, DataRec] = {}
@@ -115,15 +117,24 @@ class World:
             "name": rec.name,
             "path": rec.path,
             "status": "AVAILABLE",
-            "tags": {"technicalTags": [], "userTags": [], "connectorTags": [], "runInTags": [],
-                     "runOutTags": [], "referenceTags": []},
+            "tags": {
+                "technicalTags": [],
+                "userTags": [],
+                "connectorTags": [],
+                "runInTags": [],
+                "runOutTags": [],
+                "referenceTags": [],
+            },
             "dataType": "FOLDER" if rec.folder else "FILE",
         }
         if rec.size is not None:
             details["fileSizeInBytes"] = rec.size
         return {
-            "data": {"id": rec.id, "urn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}#{rec.path}",
-                     "details": details},
+            "data": {
+                "id": rec.id,
+                "urn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}#{rec.path}",
+                "details": details,
+            },
             "projectId": rec.project,
         }
 
@@ -166,8 +177,11 @@ class World:
             body.pop(key)
         body["owner"] = {"id": seed.OWNER_ID}
         body["tenant"] = {"id": seed.TENANT_ID, "name": seed.TENANT_NAME}
-        body["analysisStorage"] = {"id": seed.STORAGES[p.storage], "name": p.storage,
-                                   "description": f"{p.storage} analysis storage"}
+        body["analysisStorage"] = {
+            "id": seed.STORAGES[p.storage],
+            "name": p.storage,
+            "description": f"{p.storage} analysis storage",
+        }
         return body
 
     # -- analyses --------------------------------------------------------------------
@@ -294,7 +308,7 @@ class World:
                 "format": fmt,
                 "name": d.name,
                 "dataType": "FOLDER" if d.folder else "FILE",
-                "mountPath": "out/" + d.path[len(root.path):],
+                "mountPath": "out/" + d.path[len(root.path) :],
             }
             if children:
                 out["children"] = children
