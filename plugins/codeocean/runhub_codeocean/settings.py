@@ -111,5 +111,4 @@ def api_base(url: str) -> str:
     path = parsed.path.rstrip("/")
     if path.endswith("/api/v1"):
         path = path[: -len("/api/v1")]
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{path}/api/v1/"
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}{path}/api/v1/"

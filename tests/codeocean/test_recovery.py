@@ -1,0 +1,136 @@
+"""Ambiguous launches: a dropped POST computations never yields two runs."""
+
+from __future__ import annotations
+
+import pytest
+from runhub_codeocean.emulator import CodeOceanEmulator
+from runhub_codeocean.recovery import assets_match, find_created, params_match
+
+from runhub.client import AsyncClient
+from runhub.errors import AmbiguousLaunch
+from runhub.testing.emulator import FaultPlan, mock_transport
+
+from .conftest import (
+    ART_CAPSULE,
+    DEFAULT_TOKEN,
+    FAST,
+    FASTQ_ASSET,
+    QC_CAPSULE,
+    REFERENCE_ASSET,
+    URL,
+    make_client,
+    pipeline_spec,
+    plugins,
+    spec,
+)
+
+POSTS = ("POST", "computations")
+
+
+def test_drop_after_create_yields_exactly_one_run(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan()
+    faults.push("drop-after")
+    with make_client(app, faults) as client:
+        status = client.launch(
+            spec(
+                QC_CAPSULE, parameters={"mode": "fast"}, mounts=[{"source": FASTQ_ASSET}], name="s1"
+            )
+        )
+    assert faults.counts["drop-after"] == 1
+    assert app.created == [status.ref.id]
+    assert app.requests.count(POSTS) == 1
+    assert status.extra["recovered"] is True
+    assert app.runs[status.ref.id].name == "s1"  # still renamed
+
+
+def test_drop_before_launches_once_more(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan()
+    faults.push("drop-before")
+    with make_client(app, faults) as client:
+        status = client.launch(spec(parameters=["75"]))
+    assert faults.counts["drop-before"] == 1
+    assert app.created == [status.ref.id]
+    assert app.requests.count(POSTS) == 1  # the dropped one never reached the app
+    assert ("GET", f"capsules/{ART_CAPSULE}/computations") in app.requests
+    assert "recovered" not in status.extra
+
+
+def test_recovery_never_claims_an_earlier_launch(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan()
+    with make_client(app, faults) as client:
+        first = client.launch(spec(parameters=["75"]))
+        faults.push("drop-after")
+        second = client.launch(spec(parameters=["75"]))
+    assert first.ref != second.ref
+    assert app.created == [first.ref.id, second.ref.id]
+
+
+def test_recovery_ignores_runs_with_other_parameters(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan()
+    with make_client(app, faults) as other:  # someone else's run, same capsule, other values
+        other.launch(spec(parameters=["100"]))
+    faults.push("drop-before")
+    with make_client(app, faults) as client:
+        mine = client.launch(spec(parameters=["75"]))
+    assert len(app.created) == 2
+    assert app.runs[mine.ref.id].parameters == [{"name": "arg1", "value": "75"}]
+
+
+def test_pipeline_drop_after_is_found_by_pipeline_listing(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan()
+    faults.push("drop-after")
+    with make_client(app, faults) as client:
+        status = client.launch(pipeline_spec(processes={"capsule_fastq_qc_2": {"mode": "x"}}))
+    assert app.created == [status.ref.id]
+    assert ("GET", f"pipelines/{pipeline_spec().pipeline}/computations") in app.requests
+
+
+def test_gives_up_after_repeated_ambiguous_failures(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan(only=["POST /api/v1/computations"])
+    faults.push("drop-before", "drop-before", "drop-before")
+    with make_client(app, faults) as client, pytest.raises(AmbiguousLaunch):
+        client.launch(spec())
+    assert app.created == []
+
+
+async def test_concurrent_identical_launches_with_drops_give_distinct_runs() -> None:
+    app = CodeOceanEmulator()
+    faults = FaultPlan(
+        0.3, ["drop-after", "drop-before"], seed=7, only=["POST /api/v1/computations"]
+    )
+    async with AsyncClient(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app, faults),
+        policy=FAST,
+        plugins=plugins(),
+    ) as client:
+        specs = [spec(parameters=["75", "1", "HS25"]) for _ in range(12)]
+        statuses = await client.launch_many(specs, "codeocean", concurrency=4)
+    ids = [s.ref.id for s in statuses]
+    assert len(set(ids)) == 12
+    assert sorted(app.created) == sorted(ids)
+    assert faults.counts  # some drops really happened
+
+
+def test_matching_rules() -> None:
+    body = {
+        "parameters": ["75", "1"],
+        "data_assets": [{"id": REFERENCE_ASSET, "mount": "ref"}, {"id": FASTQ_ASSET}],
+    }
+    reported = [{"name": "a", "value": "75"}, {"name": "b", "value": "1"}, {"value": "HS25"}]
+    assert params_match(body, reported)  # server-filled defaults after ours
+    assert not params_match(body, [{"value": "1"}, {"value": "75"}])
+    assert params_match({"named_parameters": [{"param_name": "x", "value": "1"}]}, None)
+    assets = [{"id": FASTQ_ASSET, "mount": "fastqs"}, {"id": REFERENCE_ASSET, "mount": "/ref"}]
+    assert assets_match(body["data_assets"], assets)
+    assert not assets_match(body["data_assets"], assets[:1])
+    assert not assets_match(body["data_assets"], [assets[0], {"id": REFERENCE_ASSET, "mount": "x"}])
+    listing = [
+        {"id": "old", "created": 100, "parameters": reported, "data_assets": assets},
+        {"id": "taken", "created": 200, "parameters": reported, "data_assets": assets},
+        {"id": "new", "created": 300, "parameters": reported, "data_assets": assets},
+    ]
+    found = find_created(body, listing, since=150, claimed={"taken"})
+    assert found is not None
+    assert found["id"] == "new"
+    assert find_created(body, listing, since=400, claimed=set()) is None
