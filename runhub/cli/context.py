@@ -25,10 +25,13 @@ class Session:
     def client(self) -> Client:
         """The library client for this invocation (imports httpx only now)."""
         if self._client is None:
-            from runhub.client import Client
-
-            self._client = Client(profile=self.profile)
+            self._client = self._new_client()
         return self._client
+
+    def _new_client(self) -> Client:
+        from runhub.client import Client
+
+        return Client(profile=self.profile)
 
     def close(self) -> None:
         """Release the client, if one was built."""

@@ -88,11 +88,14 @@ def outputs_table(outputs: Sequence[Output]) -> str:
 
 
 def change_line(status: RunStatus, at: datetime | None = None) -> str:
-    """A state change as it happens: local time, state, native state, message."""
+    """A state change as it happens: local time, state, the platform's own state
+    when it says more, and the message (or exit code)."""
     stamp = (at or datetime.now().astimezone()).strftime("%H:%M:%S")
-    parts = [stamp, status.state.value.ljust(12), status.native or "-"]
-    if status.exit_code is not None:
-        parts.append(f"exit {status.exit_code}")
+    parts = [stamp, status.state.value.ljust(12)]
+    if status.native and status.native != status.state.value:
+        parts.append(f"({status.native})")
     if status.message:
         parts.append(" ".join(status.message.split()))
+    elif status.exit_code is not None:
+        parts.append(f"exit code {status.exit_code}")
     return "  ".join(parts).rstrip()

@@ -124,13 +124,32 @@ def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> N
     for lookup in dry.lookups:
         click.echo(f"# looked up: {describe(lookup, client.redact)}")
     if dry.request is not None:
-        click.echo(f"# would send ({backend}), not sent:")
+        click.echo(f"# would send to {backend} (not sent):")
         click.echo(dry.render(client.redact))
-    elif isinstance(dry.description, str):
-        click.echo(f"{backend} backend: would run {dry.description}")
     else:
-        click.echo(f"# {backend} backend: would launch (nothing sent):")
-        click.echo(dry.render(client.redact))
+        click.echo(f"# {backend} backend: nothing launched; a launch would run:")
+        click.echo(client.redact(_plain(dry.description)))
+
+
+def _plain(description: object) -> str:
+    """A backend's launch description as ``key: value`` lines (commands shell-quoted)."""
+    import json
+    import shlex
+
+    if isinstance(description, str):
+        return description
+    if not isinstance(description, dict):
+        return json.dumps(description, indent=2, default=str)
+    lines = []
+    for key, value in description.items():
+        if isinstance(value, list):
+            lines.append(f"{key}: {shlex.join(str(v) for v in value)}")
+        elif isinstance(value, dict):
+            lines.append(f"{key}:" if value else f"{key}: -")
+            lines.extend(f"  {k} -> {v}" for k, v in value.items())
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
 
 
 def _request_dict(client: Client, request: httpx.Request) -> dict[str, object]:

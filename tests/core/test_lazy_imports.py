@@ -1,0 +1,45 @@
+"""``runhub --help`` and ``--version`` must start fast: no httpx, pydantic, yaml or rich.
+
+Checked in a fresh interpreter, since this test process has imported them already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("httpx", "pydantic", "pydantic_settings", "yaml", "rich", "stamina")
+
+PROBE = """
+import contextlib, io, json, sys
+from runhub.cli import run
+codes = []
+with contextlib.redirect_stdout(io.StringIO()):
+    for argv in ARGVS:
+        codes.append(run(argv))
+heavy = sorted(m for m in HEAVY if m in sys.modules)
+print(json.dumps({"codes": codes, "heavy": heavy, "cli": "runhub.cli.runs" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(
+    "argvs",
+    [
+        [["--help"]],
+        [["--version"]],
+        [["-V"], ["launch", "--help"], ["status", "-h"], ["backends", "--help"]],
+    ],
+    ids=["help", "version", "subcommand-help"],
+)
+def test_help_and_version_import_nothing_heavy(argvs: list[list[str]]) -> None:
+    code = f"ARGVS = {argvs!r}\nHEAVY = {HEAVY!r}\n{PROBE}"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    report = json.loads(done.stdout)
+    assert report["codes"] == [0] * len(argvs)
+    assert report["cli"], "the probe did not load the CLI's commands"
+    assert report["heavy"] == []
