@@ -157,3 +157,45 @@ def load_settings(
         raise ConfigError(f"{where} {field}: {first['msg']}") from None
     finally:
         _profile_values.reset(token)
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and the loopback ranges (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: str, *, variable: str) -> str:
+    """Normalise a platform URL: a bare host gets ``https://``; only http(s) is
+    accepted; plain ``http://`` is allowed silently for loopback only (emulators),
+    and with a warning elsewhere. TLS verification is never turned off."""
+    import logging
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        raise ConfigError(f"{variable} is empty", hint="set it to the platform's https URL")
+    if "://" not in text:
+        text = f"https://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{variable}={value!r} is not an http(s) URL", hint="e.g. https://host.example.com"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        logging.getLogger("runhub.config").warning(
+            "%s uses plain http to %s: credentials would travel unencrypted; use https",
+            variable,
+            parts.hostname,
+        )
+    return text.rstrip("/")
