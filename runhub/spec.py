@@ -177,9 +177,13 @@ class RunSpec(_Model):
         validated again, so an override can never produce an invalid spec.
         """
         data = self.to_data()
+        label = source or "--set"
         for dotted, value in overrides.items():
-            set_dotted(data, dotted, value)
-        return RunSpec.from_data(data, source=source or "--set")
+            try:
+                set_dotted(data, dotted, value)
+            except SpecError as exc:  # attribute path errors to the overrides, like the rest
+                raise exc.in_file(label) from None
+        return RunSpec.from_data(data, source=label)
 
     def to_data(self) -> dict[str, Any]:
         """A plain dict with unset fields left out (round-trips through from_data)."""
