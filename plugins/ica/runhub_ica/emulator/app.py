@@ -378,34 +378,41 @@ class IcaEmulator:
 
     def _projects(self, call: Call) -> httpx.Response:
         search = call.request.url.params.get("search", "").lower()
-        items = []
-        for ident, name in self.world.projects.items():
-            if search and search not in name.lower():
-                continue
-            items.append(
-                {
-                    "id": ident,
-                    "timeCreated": self.world.stamp(0),
-                    "timeModified": self.world.stamp(0),
-                    "ownerId": seed.OWNER_ID,
-                    "tenantId": seed.TENANT_ID,
-                    "tenantName": seed.TENANT_NAME,
-                    "name": name,
-                    "active": True,
-                    "billingMode": "PROJECT",
-                    "region": {
-                        "id": seed.REGION_ID,
-                        "timeCreated": self.world.stamp(0),
-                        "timeModified": self.world.stamp(0),
-                        "ownerId": seed.OWNER_ID,
-                        "tenantId": seed.TENANT_ID,
-                        "code": "US",
-                        "country": "USA",
-                        "cityName": "Virginia",
-                    },
-                    "tags": {"technicalTags": [], "userTags": []},
-                }
-            )
+        stamp = self.world.stamp(0)
+        base = {
+            "timeCreated": stamp,
+            "timeModified": stamp,
+            "ownerId": seed.OWNER_ID,
+            "tenantId": seed.TENANT_ID,
+        }
+        country = {
+            "id": "c0c0c0c0-0000-4000-8000-0000000000c1",
+            **base,
+            "code": "US",
+            "name": "United States",
+            "region": "us-east-1",
+        }
+        region = {
+            "id": seed.REGION_ID,
+            **base,
+            "code": "US",
+            "country": country,
+            "cityName": "Virginia",
+        }
+        items = [
+            {
+                "id": ident,
+                **base,
+                "tenantName": seed.TENANT_NAME,
+                "name": name,
+                "active": True,
+                "billingMode": "PROJECT",
+                "region": region,
+                "tags": {"technicalTags": [], "userTags": []},
+            }
+            for ident, name in self.world.projects.items()
+            if not search or search in name.lower()
+        ]
         return self._json(200, "projects", {"items": items, "totalItemCount": len(items)})
 
     def _pipelines(self, call: Call) -> httpx.Response:
