@@ -95,6 +95,8 @@ class IcaEmulator:
         self.check_responses = check_responses
         #: ``METHOD path`` of every request handled (tests count requests with it).
         self.log: list[str] = []
+        #: The body of every create request that made an analysis, in order.
+        self.created: list[dict[str, Any]] = []
         self._idem: dict[tuple[str, str, str], tuple[str, Any, httpx.Response | None]] = {}
         self._lock = threading.RLock()
         self._routes = self._make_routes()
@@ -229,17 +231,17 @@ class IcaEmulator:
             stored = self._idem.get(slot)
             if stored is not None:
                 state, stored_print, response = stored
-                if stored_print != fingerprint:
-                    raise Problem(
-                        422,
-                        "ICA_EMU_IDEMPOTENCY_MISMATCH",
-                        "This Idempotency-Key was used with a different request body",
-                    )
                 if state == "in-flight" or response is None:
                     raise Problem(
                         409,
                         "ICA_EMU_IDEMPOTENCY_IN_FLIGHT",
                         "A request with this Idempotency-Key is still being processed",
+                    )
+                if stored_print != fingerprint:
+                    raise Problem(
+                        422,
+                        "ICA_EMU_IDEMPOTENCY_MISMATCH",
+                        "This Idempotency-Key was used with a different request body",
                     )
                 return _copy(response)
             self.begin_in_flight(call.request.url.path, key, call.user, fingerprint)
@@ -584,6 +586,7 @@ class IcaEmulator:
             slow=seed.SLOW_VALUE in values,
             output_target=target,
         )
+        self.created.append(body)
         return self._json(201, "create", self.world.analysis_v4(rec))
 
     def _check_inputs(self, pipeline: seed.Pipeline, analysis_input: dict[str, Any]) -> set[str]:
