@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,7 +74,7 @@ def make_client(
 
 @pytest.fixture
 def app() -> CodeOceanEmulator:
-    return CodeOceanEmulator(clock=Clock(speed=1.0))
+    return CodeOceanEmulator(clock=Clock(speed=0.0))  # time moves only by advance()
 
 
 @pytest.fixture
@@ -119,6 +120,24 @@ def sent_bodies(app: CodeOceanEmulator) -> list[dict[str, Any]]:
 def finish(app: CodeOceanEmulator) -> None:
     """Move emulated time past any normal run's end."""
     app.clock.advance(60)
+
+
+_IDS = re.compile(r"(computations|capsules|pipelines)/[^/]+")
+
+
+def route(request: Any) -> str:
+    """A request path with ids wildcarded (``/api/v1/computations/*/results``)."""
+    return _IDS.sub(r"\1/*", request.path)
+
+
+def _match_route(r1: Any, r2: Any) -> None:
+    assert route(r1) == route(r2), f"{route(r1)} != {route(r2)}"
+
+
+def pytest_recording_configure(config: Any, vcr: Any) -> None:
+    """vcrpy matcher ``codeocean_route``: same route shape; hosts, ports and ids may differ
+    (cassettes recorded against the emulator or a real deployment replay alike)."""
+    vcr.register_matcher("codeocean_route", _match_route)
 
 
 class Recorder:

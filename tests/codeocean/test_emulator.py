@@ -25,7 +25,7 @@ from runhub_codeocean.emulator.model import (
 )
 
 from runhub.client import Client
-from runhub.testing.emulator import EmulatorServer, FaultPlan
+from runhub.testing.emulator import Clock, EmulatorServer, FaultPlan
 
 from .conftest import (
     ART_CAPSULE,
@@ -121,7 +121,7 @@ def post(app: CodeOceanEmulator, body: Any, *, auth: httpx.Auth | None = AUTH) -
     ],
 )
 def test_bad_run_requests_are_400_with_a_message(body: Any, words: str) -> None:
-    app = CodeOceanEmulator()
+    app = CodeOceanEmulator(clock=Clock(speed=0.0))
     response = post(app, body)
     assert response.status_code == 400
     assert words in response.json()["message"]
@@ -135,7 +135,7 @@ def test_unknown_capsule_is_404() -> None:
 
 
 def test_sdk_style_nulls_are_accepted() -> None:
-    app = CodeOceanEmulator()
+    app = CodeOceanEmulator(clock=Clock(speed=0.0))
     body = RunParams(capsule_id=ART_CAPSULE).to_dict()
     assert body["pipeline_id"] is None
     assert post(app, body).status_code == 200
@@ -154,7 +154,7 @@ def test_auth_is_required() -> None:
 
 
 def test_progression_and_sdk_parsable_answers() -> None:
-    app = CodeOceanEmulator()
+    app = CodeOceanEmulator(clock=Clock(speed=0.0))
     created = post(app, {"capsule_id": ART_CAPSULE, "data_assets": [{"id": REFERENCE_ASSET}]})
     computation = Computation.from_dict(created.json())
     assert computation.data_assets is not None
@@ -193,7 +193,7 @@ def test_progression_and_sdk_parsable_answers() -> None:
 
 
 def test_over_http_drop_after_create_still_one_run() -> None:
-    app = CodeOceanEmulator()
+    app = CodeOceanEmulator(clock=Clock(speed=0.0))
     faults = FaultPlan(only=["POST /api/v1/computations"])
     faults.push("drop-after")
     with (
