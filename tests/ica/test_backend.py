@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from runhub_ica.emulator import IcaEmulator, seed
 
 from runhub.backend import RunRef
 from runhub.client import Client
 from runhub.errors import AuthError, ConfigError, NotFound, PlatformError, SpecError
 from runhub.state import RunState
 from runhub.testing.emulator import Clock, FaultPlan
-from runhub_ica.emulator import IcaEmulator, seed
 
 from .conftest import API_KEY, BWA, FASTQC, REF_TAR, RNASEQ, make_client, spec
 
@@ -176,7 +176,7 @@ def test_unknown_storage_lists_names(client: Client) -> None:
 
 
 def test_unknown_path_is_not_found(client: Client, app: IcaEmulator) -> None:
-    with pytest.raises(NotFound, match="/fastq/missing.fastq.gz"):
+    with pytest.raises(NotFound, match=r"/fastq/missing\.fastq\.gz"):
         client.launch(spec(mounts=[{"source": "/fastq/missing.fastq.gz", "input": "fastqs"}]))
     with pytest.raises(NotFound) as info:
         client.launch(spec(mounts=[{"source": "/FASTQS/", "input": "fastqs"}]))
@@ -251,7 +251,7 @@ def test_unknown_analysis_is_not_found(client: Client) -> None:
 def test_missing_settings_are_config_errors(app: IcaEmulator) -> None:
     with make_client(app, x_api_key=None) as client:
         client.validate(spec())  # offline checks need no credentials
-        with pytest.raises(ConfigError, match="ICAV2_X_API_KEY.*ICAV2_ACCESS_TOKEN"):
+        with pytest.raises(ConfigError, match=r"ICAV2_X_API_KEY.*ICAV2_ACCESS_TOKEN"):
             client.launch(spec())
     with (
         make_client(app, project_id=None) as client,

@@ -8,7 +8,6 @@ between libica's models (which the emulator uses at runtime) and the spec.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -124,9 +123,9 @@ class Recorder:
 
 
 @pytest.fixture
-def recorded() -> Iterator[tuple[Recorder, Clock]]:
+def recorded() -> tuple[Recorder, Clock]:
     clock = Clock()
-    yield Recorder(IcaEmulator(clock)), clock
+    return Recorder(IcaEmulator(clock)), clock
 
 
 def test_a_full_session_validates_both_ways(openapi: Any, recorded: tuple[Recorder, Clock]) -> None:
