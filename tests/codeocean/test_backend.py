@@ -9,18 +9,22 @@ from runhub_codeocean.backend import CodeOceanBackend
 from runhub_codeocean.emulator import CodeOceanEmulator
 
 from runhub.backend import RunRef
-from runhub.client import Client, PollSchedule
+from runhub.client import AsyncClient, Client, PollSchedule
 from runhub.state import RunState
-from runhub.testing.emulator import FaultPlan
+from runhub.testing.emulator import Clock, FaultPlan, mock_transport
 
 from .conftest import (
     ART_CAPSULE,
+    DEFAULT_TOKEN,
+    FAST,
     FASTQ_ASSET,
     QC_CAPSULE,
     REFERENCE_ASSET,
+    URL,
     finish,
     make_client,
     pipeline_spec,
+    plugins,
     spec,
 )
 
@@ -225,3 +229,34 @@ def test_pipeline_run_reports_processes(client: Client, app: CodeOceanEmulator) 
     finish(app)
     assert client.status(status.ref).state is RunState.SUCCEEDED
     assert status.extra["target"].startswith("pipelines/")
+
+
+async def test_watch_many_runs_asks_once_per_capsule_per_cycle() -> None:
+    app = CodeOceanEmulator(clock=Clock(speed=0.0))
+    async with AsyncClient(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app),
+        policy=FAST,
+        plugins=plugins(),
+    ) as client:
+        specs = [spec()] * 40 + [spec(QC_CAPSULE)] * 30 + [pipeline_spec()] * 30
+        launched = await client.launch_many(specs, "codeocean", concurrency=8)
+        app.requests.clear()
+        finals = {}
+        async for status in client.watch([s.ref for s in launched], poll=POLL):
+            app.clock.advance(0.05)  # runs finish over several poll cycles
+            if status.is_terminal:
+                finals[status.ref] = status.state
+    assert len(finals) == 100
+    assert set(finals.values()) == {RunState.SUCCEEDED}
+    methods = {method for method, _ in app.requests}
+    paths = {path for _, path in app.requests}
+    assert methods == {"GET"}
+    assert paths == {
+        f"capsules/{ART_CAPSULE}/computations",
+        f"capsules/{QC_CAPSULE}/computations",
+        f"pipelines/{pipeline_spec().pipeline}/computations",
+    }
+    cycles = [sum(1 for r in app.requests if r[1] == p) for p in sorted(paths)]
+    assert cycles[0] > 1
+    assert len(set(cycles)) == 1  # one request per capsule in every cycle
