@@ -21,9 +21,9 @@ from runhub_codeocean.emulator import (
 
 from runhub.client import Client
 from runhub.plugins import BackendInfo, Registry
+from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.testing.emulator import Clock, EmulatorServer, FaultPlan, mock_transport
-from runhub.transport import RetryPolicy
 
 URL = "http://127.0.0.1:9"  # in-process: never dialled
 #: Retries without real waiting (Retry-After capped to 10 ms).

@@ -54,7 +54,10 @@ def sdk_schema(cls: type) -> dict[str, Any]:
             hint = args[0]
         if typing.get_origin(hint) is list:
             item = typing.get_args(hint)[0]
-            out[f.name] = (required, [item.__name__ if dataclasses.is_dataclass(item) else item])
+            out[f.name] = (
+                required,
+                [getattr(item, "__name__", item) if dataclasses.is_dataclass(item) else item],
+            )
         else:
             out[f.name] = (required, hint)
     return out

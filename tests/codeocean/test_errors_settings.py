@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from runhub_codeocean.backend import CodeOceanBackend
@@ -13,9 +15,9 @@ from runhub.client import Client
 from runhub.config import load_settings
 from runhub.errors import AuthError, ConfigError, NotFound, PlatformError
 from runhub.state import RunState
-from runhub.testing.emulator import FaultPlan
+from runhub.testing.emulator import FaultPlan, mock_transport
 
-from .conftest import DEFAULT_TOKEN, QC_CAPSULE, make_client, plugins, spec
+from .conftest import DEFAULT_TOKEN, FAST, QC_CAPSULE, make_client, plugins, spec
 
 SECRET = "cop_SECRET_token_9f8e7d"
 
@@ -88,9 +90,7 @@ def test_plain_http_only_to_loopback(url: str) -> None:
 
 
 def test_secrets_include_the_basic_credential() -> None:
-    backend = CodeOceanBackend(
-        CodeOceanSettings(url="https://co.example.org", api_token=SECRET)  # type: ignore[arg-type]
-    )
+    backend = CodeOceanBackend(CodeOceanSettings(url="https://co.example.org", api_token=SECRET))
     secrets = backend.secrets()
     assert SECRET in secrets
     assert backend.endpoint().headers["Authorization"] == f"Basic {secrets[1]}"
@@ -153,11 +153,11 @@ def test_error_for_non_json_body() -> None:
 @pytest.mark.parametrize("kind", ["429", "429-no-retry-after", "503"])
 def test_rate_limits_and_503_are_retried(app: CodeOceanEmulator, kind: str) -> None:
     faults = FaultPlan()
-    faults.push(kind, kind)
+    faults.push(kind)  # one is enough: after a 429 the transport paces requests (slow)
     with make_client(app, faults) as client:
         status = client.launch(spec())
         assert client.status(status.ref).state is RunState.INITIALIZING
-    assert faults.counts[kind] == 2
+    assert faults.counts[kind] == 1
     assert len(app.created) == 1
 
 
@@ -175,8 +175,42 @@ def test_min_server_version_only_when_configured() -> None:
 
 def test_agent_id_is_sent_when_configured(app: CodeOceanEmulator) -> None:
     backend = CodeOceanBackend(
-        CodeOceanSettings(url="https://co.example.org", api_token=SECRET, agent_id="lims-7")  # type: ignore[arg-type]
+        CodeOceanSettings(url="https://co.example.org", api_token=SECRET, agent_id="lims-7")
     )
     request = next(backend.status(RunRef("codeocean", "x")))
     assert request.headers["Agent-Id"] == "lims-7"
     assert request.url.path == "/api/v1/computations/x"
+
+
+def test_slow_answers_still_work(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan(slow_seconds=0.01)
+    faults.push("slow", "slow")
+    with make_client(app, faults) as client:
+        status = client.launch(spec())
+        assert client.status(status.ref).ref == status.ref
+    assert faults.counts["slow"] == 2
+
+
+def test_truncated_json_after_create_recovers_the_run(app: CodeOceanEmulator) -> None:
+    faults = FaultPlan(only=["POST /api/v1/computations"])
+    faults.push("malformed")
+    with make_client(app, faults) as client:
+        status = client.launch(spec(parameters=["75"]))
+    assert app.created == [status.ref.id]
+    assert status.extra["recovered"] is True
+
+
+def test_settings_from_the_profile_file(
+    app: CodeOceanEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[lab.codeocean]\nurl = "http://127.0.0.1:9"\napi_token = "{DEFAULT_TOKEN}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RUNHUB_CONFIG", str(config))
+    with Client(
+        profile="lab", transport=mock_transport(app), policy=FAST, plugins=plugins()
+    ) as client:
+        status = client.launch(spec())
+    assert app.created == [status.ref.id]

@@ -113,18 +113,16 @@ async def test_concurrent_identical_launches_with_drops_give_distinct_runs() -> 
 
 
 def test_matching_rules() -> None:
-    body = {
-        "parameters": ["75", "1"],
-        "data_assets": [{"id": REFERENCE_ASSET, "mount": "ref"}, {"id": FASTQ_ASSET}],
-    }
+    sent_assets = [{"id": REFERENCE_ASSET, "mount": "ref"}, {"id": FASTQ_ASSET}]
+    body = {"parameters": ["75", "1"], "data_assets": sent_assets}
     reported = [{"name": "a", "value": "75"}, {"name": "b", "value": "1"}, {"value": "HS25"}]
     assert params_match(body, reported)  # server-filled defaults after ours
     assert not params_match(body, [{"value": "1"}, {"value": "75"}])
     assert params_match({"named_parameters": [{"param_name": "x", "value": "1"}]}, None)
     assets = [{"id": FASTQ_ASSET, "mount": "fastqs"}, {"id": REFERENCE_ASSET, "mount": "/ref"}]
-    assert assets_match(body["data_assets"], assets)
-    assert not assets_match(body["data_assets"], assets[:1])
-    assert not assets_match(body["data_assets"], [assets[0], {"id": REFERENCE_ASSET, "mount": "x"}])
+    assert assets_match(sent_assets, assets)
+    assert not assets_match(sent_assets, assets[:1])
+    assert not assets_match(sent_assets, [assets[0], {"id": REFERENCE_ASSET, "mount": "x"}])
     listing = [
         {"id": "old", "created": 100, "parameters": reported, "data_assets": assets},
         {"id": "taken", "created": 200, "parameters": reported, "data_assets": assets},
