@@ -23,11 +23,11 @@ _EXPORTS = {
     "BackendSettings": "runhub.config",
     "hookimpl": "runhub.hookspecs",
     "Client": "runhub.client",
-    "AsyncClient": "runhub.client",
+    "AsyncClient": "runhub.aio",
     "launch": "runhub.client",
     "status": "runhub.client",
     "wait": "runhub.client",
-    "RetryPolicy": "runhub.transport",
+    "RetryPolicy": "runhub.policy",
     "RunhubError": "runhub.errors",
     "SpecError": "runhub.errors",
     "ConfigError": "runhub.errors",
@@ -44,8 +44,9 @@ _EXPORTS = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
+    from runhub.aio import AsyncClient
     from runhub.backend import Backend, Capabilities, Output, RunRef
-    from runhub.client import AsyncClient, Client, launch, status, wait
+    from runhub.client import Client, launch, status, wait
     from runhub.config import BackendSettings
     from runhub.errors import (
         AmbiguousLaunch,
@@ -61,9 +62,9 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from runhub.hookspecs import hookimpl
+    from runhub.policy import RetryPolicy
     from runhub.spec import DataMount, RunSpec
     from runhub.state import RunState, RunStatus
-    from runhub.transport import RetryPolicy
 
 
 def __getattr__(name: str) -> Any:

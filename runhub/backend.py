@@ -17,20 +17,21 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from runhub.errors import AuthError, NotFound, PlatformError, SpecError
 from runhub.state import RunState, RunStatus
 
 if TYPE_CHECKING:
+    import httpx
+
     from runhub.config import BackendSettings
     from runhub.spec import RunSpec
 
 T = TypeVar("T")
 
 #: A backend operation: yields requests, receives responses, returns a ``T``.
-Exchange: TypeAlias = Generator[httpx.Request, httpx.Response, T]
+Exchange: TypeAlias = Generator["httpx.Request", "httpx.Response", T]
 #: What an operation may return: an exchange, or the value itself (no HTTP).
 Operation: TypeAlias = Exchange[T] | T
 
@@ -258,6 +259,8 @@ def request(
     ``read_only`` defaults to True for GET/HEAD. A request with an
     ``Idempotency-Key`` header is idempotent unless told otherwise.
     """
+    import httpx  # here, not at import time: backends without HTTP never load it
+
     method = method.upper()
     content = None
     all_headers = dict(headers or {})

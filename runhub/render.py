@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-    from runhub.transport import Redactor
+    from runhub.policy import Redactor
 
 
 def render_request(request: httpx.Request, redact: Redactor) -> str:

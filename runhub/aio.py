@@ -1,0 +1,301 @@
+"""``AsyncClient``: the asyncio client, for many runs at once.
+
+``launch_many`` launches with bounded concurrency under one batch id; ``watch``
+follows many runs with one ``statuses`` call per backend per poll cycle (one
+request per page on ICA, one per capsule on Code Ocean).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from runhub.backend import Backend, Output, RunRef
+from runhub.clientbase import (
+    PlainDriver,
+    PollSchedule,
+    RefLike,
+    SpecLike,
+    _check_statuses,
+    _ClientBase,
+    _group,
+    as_ref,
+    new_batch_id,
+    new_key,
+)
+from runhub.errors import RunhubError, WaitTimeout
+from runhub.ledger import Launch, Ledger
+from runhub.plugins import Registry
+from runhub.policy import RetryPolicy
+from runhub.state import RunStatus
+from runhub.tracking import needs_recovery, tracked_launch
+
+if TYPE_CHECKING:
+    import httpx
+
+    from runhub.transport import AsyncDriver
+
+
+class _AsyncPlain:
+    """Awaitable wrapper of :class:`PlainDriver` for the async client."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._plain = PlainDriver(backend)
+
+    async def run(self, op: Any) -> Any:
+        return self._plain.run(op)
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio runhub client, for many runs at once."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        plugins: Registry | None = None,
+        ledger: Ledger | None = None,
+        max_connections: int = 64,
+    ) -> None:
+        super().__init__(
+            profile=profile, settings=settings, policy=policy, plugins=plugins, ledger=ledger
+        )
+        self._transport = transport
+        self._max_connections = max_connections
+        self._http: httpx.AsyncClient | None = None
+        self._drivers: dict[str, AsyncDriver | _AsyncPlain] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled httpx client (created on first use)."""
+        if self._http is None:
+            import httpx
+
+            limits = httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+            )
+            self._http = httpx.AsyncClient(
+                transport=self._transport, timeout=self.policy.timeout(), limits=limits
+            )
+        return self._http
+
+    def driver(self, backend: Backend) -> AsyncDriver | _AsyncPlain:
+        """The driver for ``backend`` (one per backend, sharing the pool)."""
+        driver = self._drivers.get(backend.name)
+        if driver is None:
+            if backend.capabilities.http:
+                from runhub.transport import AsyncDriver
+
+                driver = AsyncDriver(self.http, backend, self.policy, self.redact)
+            else:
+                driver = _AsyncPlain(backend)
+            self._drivers[backend.name] = driver
+        return driver
+
+    async def aclose(self) -> None:
+        """Close the connection pool and release backends."""
+        self._close_backends()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- operations ------------------------------------------------------------
+
+    async def launch(
+        self,
+        spec: SpecLike,
+        backend: str | None = None,
+        *,
+        key: str | None = None,
+        batch: str | None = None,
+        row_key: str | None = None,
+    ) -> RunStatus:
+        """Launch one run. ``key`` makes the launch idempotent (reuse it on retry).
+
+        With a ledger, the launch is recorded first and (``batch``, ``row_key``)
+        identifies it: launching the same row again re-attaches to its run.
+        """
+        chosen, run_spec = self._prepare(spec, backend)
+        driver = self.driver(chosen)
+        if self.ledger is None:
+            return await driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        record = self._intent(chosen, run_spec, batch, row_key)
+        return await driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
+
+    @overload
+    async def launch_many(
+        self,
+        specs: Sequence[SpecLike],
+        backend: str | None = ...,
+        *,
+        concurrency: int = ...,
+        batch: str | None = ...,
+        row_keys: Sequence[str] | None = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[RunStatus]: ...
+
+    @overload
+    async def launch_many(
+        self,
+        specs: Sequence[SpecLike],
+        backend: str | None = ...,
+        *,
+        concurrency: int = ...,
+        batch: str | None = ...,
+        row_keys: Sequence[str] | None = ...,
+        return_exceptions: Literal[True],
+    ) -> list[RunStatus | RunhubError]: ...
+
+    async def launch_many(
+        self,
+        specs: Sequence[SpecLike],
+        backend: str | None = None,
+        *,
+        concurrency: int = 16,
+        batch: str | None = None,
+        row_keys: Sequence[str] | None = None,
+        return_exceptions: bool = False,
+    ) -> list[RunStatus] | list[RunStatus | RunhubError]:
+        """Launch many runs with at most ``concurrency`` in flight.
+
+        Every spec is validated before anything is launched. All runs share one
+        ``batch`` id (so they can be watched cheaply). With a ledger, ``row_keys``
+        name the rows: calling again with the same batch and rows launches only
+        the rows not launched yet and re-attaches to the others. With
+        ``return_exceptions``, failures are returned in place; otherwise the first
+        failure is raised after every launch has finished (none is abandoned).
+        """
+        prepared = [self._prepare(spec, backend) for spec in specs]
+        if row_keys is not None and len(row_keys) != len(prepared):
+            raise ValueError("row_keys must match specs one to one")
+        batch_id = batch or new_batch_id()
+        rows = list(row_keys) if row_keys is not None else [str(i) for i in range(len(prepared))]
+        gate = asyncio.Semaphore(max(1, concurrency))
+        records: list[Launch | None] = [None] * len(prepared)
+        if self.ledger is not None:
+            for index, (chosen, run_spec) in enumerate(prepared):
+                records[index] = self._intent(chosen, run_spec, batch_id, rows[index])
+
+        async def one(index: int) -> RunStatus:
+            chosen, run_spec = prepared[index]
+            record = records[index]
+            async with gate:
+                if record is None or self.ledger is None:
+                    op = chosen.launch(run_spec, new_key(), batch=batch_id)
+                else:
+                    op = tracked_launch(chosen, run_spec, record, self.ledger)
+                return await self.driver(chosen).run(op)
+
+        # Rows an interrupted earlier try may have launched are looked up one at a
+        # time first, so two lookups can never adopt the same platform run.
+        first = [i for i, r in enumerate(records) if r is not None and needs_recovery(r)]
+        results: list[RunStatus | BaseException | None] = [None] * len(prepared)
+        for index in first:
+            try:
+                results[index] = await one(index)
+            except RunhubError as error:
+                results[index] = error
+        rest = [i for i in range(len(prepared)) if i not in set(first)]
+        gathered = await asyncio.gather(*(one(i) for i in rest), return_exceptions=True)
+        for index, outcome in zip(rest, gathered, strict=True):
+            results[index] = outcome
+        for item in results:
+            if isinstance(item, BaseException) and not isinstance(item, RunhubError):
+                raise item
+        if return_exceptions:
+            return [r for r in results if isinstance(r, RunStatus | RunhubError)]
+        for item in results:
+            if isinstance(item, RunhubError):
+                raise item
+        return [r for r in results if isinstance(r, RunStatus)]
+
+    async def status(self, ref: RefLike) -> RunStatus:
+        """The current status of one run."""
+        run = as_ref(ref)
+        backend = self.backend(run.backend)
+        return await self.driver(backend).run(backend.status(run))
+
+    async def statuses(self, refs: Sequence[RefLike]) -> list[RunStatus]:
+        """Current statuses of many runs (batched per backend where possible)."""
+        runs = [as_ref(r) for r in refs]
+        results: list[RunStatus | None] = [None] * len(runs)
+        for name, indexes in _group(runs).items():
+            backend = self.backend(name)
+            asked = [runs[i] for i in indexes]
+            got = await self.driver(backend).run(backend.statuses(asked))
+            _check_statuses(backend, asked, got)
+            self._observe(got)
+            for index, status in zip(indexes, got, strict=True):
+                results[index] = status
+        return [s for s in results if s is not None]
+
+    async def wait(
+        self, ref: RefLike, timeout: float | None = None, poll: PollSchedule | None = None
+    ) -> RunStatus:
+        """Poll until the run is terminal; ``WaitTimeout`` at the deadline."""
+        run = as_ref(ref)
+        last: RunStatus | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                async for status in self.watch([run], poll=poll):
+                    last = status
+                    if status.is_terminal:
+                        return status
+        except TimeoutError:
+            state = last.state.value if last else "not yet seen"
+            raise WaitTimeout(
+                f"{run} still {state} after {timeout:g} s; left running", last=last
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def watch(
+        self, refs: Sequence[RefLike], poll: PollSchedule | None = None
+    ) -> AsyncIterator[RunStatus]:
+        """Yield each run's status when first seen and whenever its state changes,
+        until every run is terminal. Polls all runs of a backend with one
+        ``statuses`` call per cycle (one request per batch page on ICA)."""
+        pending = {as_ref(r) for r in refs}
+        seen: dict[RunRef, tuple[str, str | None]] = {}
+        delays = iter((poll or PollSchedule()).delays())
+        while pending:
+            current = await self.statuses(sorted(pending, key=str))
+            for status in current:
+                mark = (status.state.value, status.native)
+                if seen.get(status.ref) != mark:
+                    seen[status.ref] = mark
+                    yield status
+                if status.is_terminal:
+                    pending.discard(status.ref)
+            if pending:
+                await asyncio.sleep(next(delays))
+
+    async def cancel(self, ref: RefLike) -> RunStatus:
+        """Ask the platform to stop the run."""
+        run = as_ref(ref)
+        backend = self.backend(run.backend)
+        self._check_capability(backend, "cancel", "cancel runs")
+        return await self.driver(backend).run(backend.cancel(run))
+
+    async def outputs(self, ref: RefLike) -> list[Output]:
+        """The run's result files."""
+        run = as_ref(ref)
+        backend = self.backend(run.backend)
+        self._check_capability(backend, "outputs", "list outputs")
+        return await self.driver(backend).run(backend.outputs(run))
+
+    async def download_urls(self, ref: RefLike, outputs: Sequence[Output]) -> list[Output]:
+        """The outputs with download URLs set."""
+        run = as_ref(ref)
+        backend = self.backend(run.backend)
+        return await self.driver(backend).run(backend.download_urls(run, outputs))
