@@ -80,3 +80,8 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self.secrets)} secrets)"
+
+
+def describe(request: httpx.Request, redact: Redactor) -> str:
+    """``METHOD url`` with secrets masked, for logs and messages."""
+    return redact(f"{request.method} {request.url}")

@@ -37,15 +37,10 @@ from runhub.errors import (
     RunhubError,
     TransportError,
 )
-from runhub.policy import Redactor, RetryPolicy
+from runhub.policy import Redactor, RetryPolicy, describe  # noqa: F401 - describe re-exported
 
 T = TypeVar("T")
 log = logging.getLogger("runhub.transport")
-
-
-def describe(request: httpx.Request, redact: Redactor) -> str:
-    """``METHOD url`` with secrets masked, for logs and messages."""
-    return redact(f"{request.method} {request.url}")
 
 
 def retry_after(response: httpx.Response, cap: float) -> float | None:
