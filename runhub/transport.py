@@ -37,7 +37,7 @@ from runhub.errors import (
     RunhubError,
     TransportError,
 )
-from runhub.policy import Redactor, RetryPolicy, describe  # noqa: F401 - describe re-exported
+from runhub.policy import Redactor, RetryPolicy, describe
 
 T = TypeVar("T")
 log = logging.getLogger("runhub.transport")
