@@ -13,7 +13,7 @@ from runhub_codeocean.settings import CodeOceanSettings, api_base
 from runhub.backend import RunRef
 from runhub.client import Client
 from runhub.config import load_settings
-from runhub.errors import AuthError, ConfigError, NotFound, PlatformError
+from runhub.errors import AuthError, ConfigError, NotFound, PlatformError, SpecError
 from runhub.state import RunState
 from runhub.testing.emulator import FaultPlan, mock_transport
 
@@ -214,3 +214,26 @@ def test_settings_from_the_profile_file(
     ) as client:
         status = client.launch(spec())
     assert app.created == [status.ref.id]
+
+
+@pytest.mark.parametrize("text", ["codeocean:../capsules/x", "codeocean:a?b=c", "codeocean:a b"])
+def test_refs_that_would_change_the_url_are_rejected(client: Client, text: str) -> None:
+    with pytest.raises(SpecError, match="not a Code Ocean run reference"):
+        client.status(text)
+
+
+def test_a_non_object_answer_is_a_platform_error(app: CodeOceanEmulator) -> None:
+    class ListAnswers:
+        def handle(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=["not", "a", "computation"])
+
+    with Client(
+        settings={"codeocean": {"url": "http://127.0.0.1:9", "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(ListAnswers()),
+        policy=FAST,
+        plugins=plugins(),
+    ) as client:
+        with pytest.raises(PlatformError, match="instead of a computation"):
+            client.status("codeocean:abc")
+        with pytest.raises(PlatformError, match="instead of a computation"):
+            client.launch(spec())

@@ -37,6 +37,7 @@ from runhub.errors import (
     PlatformError,
     RateLimited,
     RunhubError,
+    SpecError,
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
@@ -48,6 +49,25 @@ from runhub_codeocean.translate import Launch, translate
 log = logging.getLogger("runhub.codeocean")
 
 _TAGS = re.compile(r"<[^>]*>")
+#: Computation ids are UUIDs; anything outside this set would change the URL path.
+_ID = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def check_ref(ref: RunRef) -> None:
+    """SpecError unless ``ref.id`` can be a computation id (it goes into URL paths)."""
+    if not _ID.fullmatch(ref.id):
+        raise SpecError(
+            f"{ref} is not a Code Ocean run reference",
+            hint="write it as codeocean:<computation id>, as printed by launch",
+        )
+
+
+def _computation(response: httpx.Response) -> dict[str, Any]:
+    data = response_json(response)
+    if not isinstance(data, dict):
+        path = response.request.url.path
+        raise PlatformError(f"{path} answered {type(data).__name__} instead of a computation")
+    return data
 
 
 class CodeOceanBackend(Backend):
@@ -133,7 +153,7 @@ class CodeOceanBackend(Backend):
     def _launch(self, plan: Launch, name: str | None, batch: str | None) -> Exchange[RunStatus]:
         recovered = False
         attempt = 0
-        data: Any = None
+        data: dict[str, Any] | None = None
         while data is None:
             attempt += 1
             started = self.now()
@@ -154,9 +174,9 @@ class CodeOceanBackend(Backend):
                     continue
                 data, recovered = found, True
             else:
-                data = response_json(response) or {}  # never None: that would loop
-        ident = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(ident, str) or not ident:
+                data = _computation(response)
+        ident = data.get("id")
+        if not isinstance(ident, str) or not _ID.fullmatch(ident):
             raise PlatformError(
                 f"POST computations answered without a computation id: {data!r:.200}"
             )
@@ -209,6 +229,7 @@ class CodeOceanBackend(Backend):
 
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET computations/{id}``."""
+        check_ref(ref)
         self.endpoint()
         return self._status(ref)
 
@@ -219,7 +240,7 @@ class CodeOceanBackend(Backend):
             if ref.id in self._deleted:
                 return self._cancelled(ref)
             raise
-        return to_status(response_json(response), ref)
+        return to_status(_computation(response), ref)
 
     def _cancelled(self, ref: RunRef, current: RunStatus | None = None) -> RunStatus:
         return RunStatus(
@@ -234,6 +255,8 @@ class CodeOceanBackend(Backend):
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
         """One ``GET capsules|pipelines/{id}/computations`` per capsule; per-run GET
         only for refs whose capsule this backend has not seen."""
+        for ref in refs:
+            check_ref(ref)
         self.endpoint()
         return self._statuses(list(refs))
 
@@ -266,6 +289,7 @@ class CodeOceanBackend(Backend):
 
         A run that already ended is left alone (deleting it would only destroy results).
         """
+        check_ref(ref)
         self.endpoint()
         return self._cancel(ref)
 
@@ -282,6 +306,7 @@ class CodeOceanBackend(Backend):
 
     def outputs(self, ref: RunRef) -> Exchange[list[Output]]:
         """Every result file, walking ``POST computations/{id}/results`` folder by folder."""
+        check_ref(ref)
         self.endpoint()
         return self._outputs(ref)
 
@@ -302,6 +327,8 @@ class CodeOceanBackend(Backend):
             data = response_json(response)
             items = data.get("items") if isinstance(data, dict) else None
             for item in items or []:
+                if not isinstance(item, dict):
+                    continue
                 path = item.get("path") or item.get("name")
                 if not isinstance(path, str) or not path:
                     continue
@@ -315,6 +342,7 @@ class CodeOceanBackend(Backend):
 
     def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
         """Signed download URLs from ``GET computations/{id}/results/urls?path=``."""
+        check_ref(ref)
         self.endpoint()
         return self._download_urls(ref, list(outputs))
 
