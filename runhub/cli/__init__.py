@@ -36,7 +36,7 @@ def cli(ctx: click.Context, profile: str | None, verbose: int) -> None:
     Exit codes: 0 ok, 1 run failed or cancelled, 2 usage/spec/config error,
     3 authentication, 4 platform or network error, 124 wait timed out.
     """
-    _configure_logging(verbose)
+    ctx.call_on_close(_configure_logging(verbose))
     session = ctx.ensure_object(Session)
     session.profile = profile
     session.verbose = verbose

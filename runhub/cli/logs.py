@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 LOGGER = "runhub"
 _LEVELS = {
@@ -39,12 +40,23 @@ def level_for(verbose: int) -> int:
     return min(from_env, from_flags)
 
 
-def configure(verbose: int) -> None:
-    """Send ``runhub`` log records at the chosen level to stderr, once per process."""
+def configure(verbose: int) -> Callable[[], None]:
+    """Send ``runhub`` log records at the chosen level to stderr.
+
+    Returns a function that puts the logger back as it was, so running the CLI
+    inside another program (or a test) leaves that program's logging alone.
+    """
     logger = logging.getLogger(LOGGER)
+    saved = (logger.level, logger.propagate, list(logger.handlers))
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
     logger.setLevel(level_for(verbose))
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-        logger.addHandler(handler)
+    logger.addHandler(handler)
     logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    return restore

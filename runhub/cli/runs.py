@@ -105,8 +105,6 @@ def launch(
 
 
 def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> None:
-    from runhub.transport import describe
-
     dry = client.dry_run(spec, backend)
     if output == "json":
         request = dry.request
@@ -122,7 +120,7 @@ def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> N
         )
         return
     for lookup in dry.lookups:
-        click.echo(f"# looked up: {describe(lookup, client.redact)}")
+        click.echo(client.redact(f"# looked up: {lookup.method} {lookup.url}"))
     if dry.request is not None:
         click.echo(f"# would send to {backend} (not sent):")
         click.echo(dry.render(client.redact))

@@ -150,3 +150,11 @@ def test_sizes_for_humans() -> None:
 def test_log_level(verbose: int, env: str, level: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNHUB_LOG", env)
     assert logs.level_for(verbose) == level
+
+
+def test_running_the_cli_in_process_leaves_logging_as_it_was(cli: Any) -> None:
+    logger = logging.getLogger("runhub")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    assert cli("-v", "backends").code == 0
+    assert cli("status", "nocolon").code == 2
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
