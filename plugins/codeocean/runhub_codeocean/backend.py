@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,48 +25,24 @@ from runhub.backend import (
     Output,
     RunRef,
     request,
-    response_excerpt,
     response_json,
 )
 from runhub.errors import (
     AmbiguousLaunch,
-    AuthError,
     ConfigError,
     NotFound,
     PlatformError,
-    RateLimited,
     RunhubError,
-    SpecError,
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
+from runhub_codeocean.errors import ID, check_ref, computation, error_for
 from runhub_codeocean.recovery import find_created
 from runhub_codeocean.settings import CodeOceanSettings, Endpoint
 from runhub_codeocean.states import BACKEND, STATES, to_status
 from runhub_codeocean.translate import Launch, translate
 
 log = logging.getLogger("runhub.codeocean")
-
-_TAGS = re.compile(r"<[^>]*>")
-#: Computation ids are UUIDs; anything outside this set would change the URL path.
-_ID = re.compile(r"[A-Za-z0-9._-]+")
-
-
-def check_ref(ref: RunRef) -> None:
-    """SpecError unless ``ref.id`` can be a computation id (it goes into URL paths)."""
-    if not _ID.fullmatch(ref.id):
-        raise SpecError(
-            f"{ref} is not a Code Ocean run reference",
-            hint="write it as codeocean:<computation id>, as printed by launch",
-        )
-
-
-def _computation(response: httpx.Response) -> dict[str, Any]:
-    data = response_json(response)
-    if not isinstance(data, dict):
-        path = response.request.url.path
-        raise PlatformError(f"{path} answered {type(data).__name__} instead of a computation")
-    return data
 
 
 class CodeOceanBackend(Backend):
@@ -174,9 +149,9 @@ class CodeOceanBackend(Backend):
                     continue
                 data, recovered = found, True
             else:
-                data = _computation(response)
+                data = computation(response)
         ident = data.get("id")
-        if not isinstance(ident, str) or not _ID.fullmatch(ident):
+        if not isinstance(ident, str) or not ID.fullmatch(ident):
             raise PlatformError(
                 f"POST computations answered without a computation id: {data!r:.200}"
             )
@@ -240,7 +215,7 @@ class CodeOceanBackend(Backend):
             if ref.id in self._deleted:
                 return self._cancelled(ref)
             raise
-        return to_status(_computation(response), ref)
+        return to_status(computation(response), ref)
 
     def _cancelled(self, ref: RunRef, current: RunStatus | None = None) -> RunStatus:
         return RunStatus(
@@ -367,34 +342,4 @@ class CodeOceanBackend(Backend):
 
     def error_for(self, response: httpx.Response, context: str) -> PlatformError:
         """``{"message": ...}`` bodies become the error text; anything else a short excerpt."""
-        status = response.status_code
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        extra: dict[str, Any] = {}
-        if isinstance(data, dict) and isinstance(data.get("message"), str):
-            detail = data["message"]
-            extra = {k: v for k, v in data.items() if k != "message"}
-        else:
-            detail = " ".join(_TAGS.sub(" ", response_excerpt(response, 400)).split())[:160]
-        message = f"{context} -> {status}: {detail}" if detail else f"{context} -> {status}"
-        if status == 401:
-            return AuthError(
-                message,
-                status=status,
-                detail=detail,
-                hint="check CODEOCEAN_API_TOKEN (an access token, cop_...)",
-            )
-        if status == 403:
-            return AuthError(
-                message,
-                status=status,
-                detail=detail,
-                hint="the token lacks permission (runs need Capsule Read/Write, Data Asset Read)",
-            )
-        if status == 404:
-            return NotFound(message, detail=detail, parameters=extra)
-        if status == 429:
-            return RateLimited(message, status=status, detail=detail)
-        return PlatformError(message, status=status, detail=detail, parameters=extra)
+        return error_for(response, context)
