@@ -260,3 +260,14 @@ async def test_watch_many_runs_asks_once_per_capsule_per_cycle() -> None:
     cycles = [sum(1 for r in app.requests if r[1] == p) for p in sorted(paths)]
     assert cycles[0] > 1
     assert len(set(cycles)) == 1  # one request per capsule in every cycle
+
+
+def test_state_of_reads_native_text_back(backend: CodeOceanBackend) -> None:
+    assert backend.state_of("running") is RunState.RUNNING
+    assert backend.state_of("completed/stopped") is RunState.CANCELLED
+    assert backend.state_of("completed/failed") is RunState.FAILED
+    assert backend.state_of("completed/succeeded") is RunState.SUCCEEDED
+    assert backend.state_of("failed") is RunState.FAILED
+    assert backend.state_of("completed/what") is RunState.UNKNOWN
+    assert backend.state_of("QUEUED") is RunState.UNKNOWN
+    assert backend.state_of(None) is RunState.UNKNOWN

@@ -39,7 +39,7 @@ from runhub.state import RunState, RunStatus
 from runhub_codeocean.errors import ID, check_ref, computation, error_for
 from runhub_codeocean.recovery import find_created
 from runhub_codeocean.settings import CodeOceanSettings, Endpoint
-from runhub_codeocean.states import BACKEND, STATES, to_status
+from runhub_codeocean.states import BACKEND, STATES, map_state, to_status
 from runhub_codeocean.translate import Launch, translate
 
 log = logging.getLogger("runhub.codeocean")
@@ -113,6 +113,13 @@ class CodeOceanBackend(Backend):
         """Every check that needs no request: SpecError/Unsupported naming the field."""
         super().validate(spec)
         translate(spec)
+
+    def state_of(self, native: str | None) -> RunState:
+        """Map native text as :attr:`RunStatus.native` holds it (``completed/stopped``)."""
+        if not native:
+            return RunState.UNKNOWN
+        state, _, end_status = native.partition("/")
+        return map_state(state, end_status or None, None)
 
     # -- launch ----------------------------------------------------------------------
 
