@@ -12,9 +12,9 @@ from runhub_ica.emulator import IcaEmulator, seed
 
 from runhub.client import Client
 from runhub.plugins import BackendInfo, Registry
+from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.testing.emulator import Clock, EmulatorApp, FaultPlan, mock_transport
-from runhub.transport import RetryPolicy
 
 URL = "http://127.0.0.1:9"  # in-process: never dialled
 API_KEY = "ica-test-key-5d1e9b7c3a"

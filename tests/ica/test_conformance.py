@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
+from runhub_ica.emulator import IcaEmulator, seed
 
 from runhub.client import Client
 from runhub.spec import RunSpec
 from runhub.testing.conformance import BackendConformance
 from runhub.testing.emulator import Clock
-from runhub_ica.emulator import IcaEmulator, seed
 
 from .conftest import FASTQC, make_client
 

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from runhub_ica.emulator import IcaEmulator, seed
+from runhub_ica.translate import plan
 
 from runhub.client import Client
 from runhub.spec import RunSpec
 from runhub.state import RunState
 from runhub.testing.emulator import Clock
-from runhub_ica.emulator import IcaEmulator, seed
-from runhub_ica.translate import plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ica"
 SPECS = sorted(EXAMPLES.glob("*.yaml"))
@@ -58,8 +58,16 @@ def test_cli_launch_against_python_m_emulator(tmp_path: Path) -> None:
             "RUNHUB_CONFIG": str(tmp_path / "none.toml"),
         }
         env.pop("ICAV2_ACCESS_TOKEN", None)
-        command = [sys.executable, "-m", "runhub.cli", "launch",
-                   str(EXAMPLES / "dragen-germline.yaml"), "--backend", "ica", "--wait"]
+        command = [
+            sys.executable,
+            "-m",
+            "runhub.cli",
+            "launch",
+            str(EXAMPLES / "dragen-germline.yaml"),
+            "--backend",
+            "ica",
+            "--wait",
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     finally:
         emulator.terminate()

@@ -47,7 +47,7 @@ def _mock_request(request: httpx.Request) -> Any:
         request.method.lower(),
         request.url.path,
         args=ImmutableMultiDict(list(request.url.params.multi_items())),
-        data=request.content.decode() or None,
+        data=request.content or None,
         headers=dict(request.headers),
         content_type=content_type,
     )
