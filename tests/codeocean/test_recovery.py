@@ -43,12 +43,13 @@ def test_drop_after_create_yields_exactly_one_run(app: CodeOceanEmulator) -> Non
     assert app.runs[status.ref.id].name == "s1"  # still renamed
 
 
-def test_drop_before_launches_once_more(app: CodeOceanEmulator) -> None:
+@pytest.mark.parametrize("kind", ["drop-before", "502", "504"])
+def test_no_run_created_launches_once_more(app: CodeOceanEmulator, kind: str) -> None:
     faults = FaultPlan()
-    faults.push("drop-before")
+    faults.push(kind)
     with make_client(app, faults) as client:
         status = client.launch(spec(parameters=["75"]))
-    assert faults.counts["drop-before"] == 1
+    assert faults.counts[kind] == 1
     assert app.created == [status.ref.id]
     assert app.requests.count(POSTS) == 1  # the dropped one never reached the app
     assert ("GET", f"capsules/{ART_CAPSULE}/computations") in app.requests
