@@ -237,3 +237,14 @@ def test_a_non_object_answer_is_a_platform_error(app: CodeOceanEmulator) -> None
             client.status("codeocean:abc")
         with pytest.raises(PlatformError, match="instead of a computation"):
             client.launch(spec())
+
+
+def test_min_server_version_as_a_spec_option() -> None:
+    old = CodeOceanEmulator(server_version="3.4.0")
+    with make_client(old) as client:
+        with pytest.raises(PlatformError) as caught:
+            client.launch(spec(options={"codeocean": {"min_server_version": "4.8.0"}}))
+        assert caught.value.status == 400
+        assert "does not satisfy 4.8.0" in str(caught.value)
+        ok = client.launch(spec(options={"codeocean": {"min_server_version": "3.0.0"}}))
+    assert old.created == [ok.ref.id]

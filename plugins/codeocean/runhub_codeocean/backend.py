@@ -92,9 +92,12 @@ class CodeOceanBackend(Backend):
             self._endpoint = self.settings.endpoint()
         return self._endpoint
 
-    def _req(self, method: str, path: str, **kwargs: Any) -> httpx.Request:
+    def _req(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Request:
         ep = self.endpoint()
-        return request(method, ep.base + path, headers=ep.headers, **kwargs)
+        merged = {**ep.headers, **headers} if headers else ep.headers
+        return request(method, ep.base + path, headers=merged, **kwargs)
 
     def secrets(self) -> list[str]:
         """The token and its Basic-encoded form, for redaction."""
@@ -141,7 +144,11 @@ class CodeOceanBackend(Backend):
             started = self.now()
             try:
                 response = yield self._req(
-                    "POST", "computations", json_body=plan.body, purpose=f"run {plan.kind}"
+                    "POST",
+                    "computations",
+                    json_body=plan.body,
+                    headers=plan.headers,
+                    purpose=f"run {plan.kind}",
                 )
             except AmbiguousLaunch:
                 if attempt >= self.max_launch_attempts:

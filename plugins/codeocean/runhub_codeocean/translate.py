@@ -9,7 +9,7 @@ dicts, no models): batches translate thousands of specs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runhub.errors import SpecError, Unsupported
@@ -18,7 +18,7 @@ from runhub.spec import RunSpec
 BACKEND = "codeocean"
 KINDS = ("capsule", "pipeline")
 #: Keys accepted under ``options.codeocean``.
-OPTION_KEYS = ("kind", "nextflow_profile", "resume_run_id")
+OPTION_KEYS = ("kind", "nextflow_profile", "resume_run_id", "min_server_version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,8 @@ class Launch:
     kind: Literal["capsule", "pipeline"]
     target: str
     body: dict[str, Any]
+    #: Extra headers for the launch request (``Min-Server-Version`` when asked for).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def route(self) -> str:
@@ -69,7 +71,7 @@ def _options(spec: RunSpec) -> Mapping[str, Any]:
                 field=f"options.{BACKEND}.{key}",
                 hint="known options: " + ", ".join(OPTION_KEYS),
             )
-    for key in ("nextflow_profile", "resume_run_id"):
+    for key in ("nextflow_profile", "resume_run_id", "min_server_version"):
         value = options.get(key)
         if value is not None and (not isinstance(value, str) or not value):
             raise SpecError("expected a non-empty string", field=f"options.{BACKEND}.{key}")
@@ -168,4 +170,6 @@ def translate(spec: RunSpec) -> Launch:
                     process["named_parameters"] = _named(values)
             processes.append(process)
         body["processes"] = processes
-    return Launch(kind=kind, target=target, body=body)
+    wanted = options.get("min_server_version")
+    headers = {"Min-Server-Version": wanted} if wanted else {}
+    return Launch(kind=kind, target=target, body=body, headers=headers)
