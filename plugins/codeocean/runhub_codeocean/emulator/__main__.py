@@ -20,12 +20,15 @@ PROG = "python -m runhub_codeocean.emulator"
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Parse ``--token``/``--server-version``, then serve with the shared emulator main."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(prog=PROG, add_help=False)
     parser.add_argument(
         "--token", default=os.environ.get("CODEOCEAN_EMULATOR_TOKEN", DEFAULT_TOKEN)
     )
     parser.add_argument("--server-version", default="4.9.0")
-    ours, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    ours, rest = parser.parse_known_args(args)
+    if "-h" in args or "--help" in args:
+        print("Code Ocean emulator options: --token TOKEN, --server-version X.Y.Z")
 
     def make_app(speed: float) -> CodeOceanEmulator:
         return CodeOceanEmulator(
