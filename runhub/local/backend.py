@@ -133,12 +133,15 @@ class LocalBackend(Backend):
         home = self.home
         existing = _read_key(home, key)
         if existing is not None:
-            return self.status(RunRef(self.name, existing, batch))
+            earlier = rd.RunDir(home / "runs" / existing)
+            if earlier.path.is_dir():
+                return self._resume(earlier, batch)
+            rd.key_file(home, key).unlink(missing_ok=True)  # its run was deleted: start afresh
         run = self._create(spec, key, batch)
         holder = rd.claim_key(home, key, run.run_id)
         if holder is not None:  # another launch with this key won the race
             shutil.rmtree(run.path, ignore_errors=True)
-            return self.status(RunRef(self.name, holder, batch))
+            return self._resume(rd.RunDir(home / "runs" / holder), batch)
         self._spawn(run)
         return self._status(run, batch)
 
@@ -161,7 +164,7 @@ class LocalBackend(Backend):
             return self._status(run, ref.batch)
         run.cancel_file.touch()
         pid = run.supervisor_pid()
-        if pid is not None and _alive(pid):
+        if pid is not None and _alive(pid, run):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         elif pid is not None:  # the supervisor is gone: stop what is left ourselves
@@ -229,11 +232,22 @@ class LocalBackend(Backend):
         )
         return run
 
+    def _resume(self, run: rd.RunDir, batch: str | None) -> RunStatus:
+        """The status of a run launched earlier with the same key, starting it if the
+        launch that created it stopped before starting it (a crash)."""
+        if run.state().get("state") == rd.QUEUED and run.supervisor_pid() is None:
+            self._spawn(run)
+        return self._status(run, batch)
+
     def _spawn(self, run: rd.RunDir) -> None:
         import runhub
 
         where = str(Path(runhub.__file__).resolve().parent.parent)
-        with (run.logs / "supervisor.log").open("ab") as log:
+        try:  # creating the log exclusively is the claim: only one launcher starts a run
+            log = (run.logs / "supervisor.log").open("xb")
+        except FileExistsError:
+            return
+        with log:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _SUPERVISOR, where, str(run.path)],
                 cwd=run.path,
@@ -269,7 +283,7 @@ class LocalBackend(Backend):
         native = data.get("state")
         if native not in rd.TERMINAL:
             pid = run.supervisor_pid()
-            if pid is not None and not _alive(pid):
+            if pid is not None and not _alive(pid, run):
                 data = run.state()  # it may have finished between the two reads
                 if data.get("state") not in rd.TERMINAL:
                     data = run.update_state(
@@ -364,14 +378,25 @@ def _read_key(home: Path, key: str) -> str | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, run: rd.RunDir) -> bool:
+    """True if ``pid`` is still this run's supervisor.
+
+    Where /proc exists, the process must also name the run directory on its command
+    line: that tells a recycled pid, or a zombie nobody reaped, from the supervisor.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc (macOS): trust kill(0)
+    except OSError:
         return True
-    return True
+    return str(run.path).encode() in cmdline.split(b"\0")
 
 
 def _time(value: Any) -> datetime | None:

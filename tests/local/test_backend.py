@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,6 +264,28 @@ def test_same_key_returns_the_same_run(
     assert backend.launch(spec_for(pipeline), "same-key").ref == first.ref
 
 
+def test_key_of_a_deleted_run_launches_afresh(
+    backend: LocalBackend, pipeline: Path, wait_for: Waiter
+) -> None:
+    first = wait_for(backend.launch(spec_for(pipeline), "key").ref)
+    shutil.rmtree(first.extra["run_dir"])
+    again = backend.launch(spec_for(pipeline), "key")
+    assert again.ref != first.ref
+    assert wait_for(again.ref).ok
+
+
+def test_relaunch_starts_a_run_whose_launcher_crashed_before_starting_it(
+    backend: LocalBackend, pipeline: Path, home: Path, wait_for: Waiter
+) -> None:
+    # What a launcher leaves behind if it dies between claiming the key and spawning.
+    run = backend._create(spec_for(pipeline), "crashy", None)
+    assert rd.claim_key(home, "crashy", run.run_id) is None
+    assert backend.status(RunRef("local", run.run_id)).state is RunState.QUEUED
+    again = backend.launch(spec_for(pipeline), "crashy")
+    assert again.ref.id == run.run_id
+    assert wait_for(again.ref).ok
+
+
 def test_losing_the_key_race_discards_the_new_directory(home: Path) -> None:
     assert rd.claim_key(home, "k/with/slashes", "run-a") is None
     assert rd.claim_key(home, "k/with/slashes", "run-b") == "run-a"
@@ -322,6 +345,19 @@ def test_vanished_supervisor_means_failed(
     status = backend.status(ref)
     assert status.state is RunState.FAILED
     assert "supervisor" in (status.message or "")
+
+
+def test_recycled_supervisor_pid_is_not_mistaken_for_the_supervisor(
+    backend: LocalBackend, pipeline: Path, wait_for: Waiter
+) -> None:
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs /proc to tell processes apart")
+    ref = backend.launch(spec_for(pipeline), "k").ref
+    wait_for(ref)
+    run = rd.RunDir(backend.home / "runs" / ref.id)
+    run.update_state(state=rd.RUNNING, ended=None, exit_code=None)
+    run.pid_file.write_text(str(os.getpid()))  # alive, but some other program
+    assert backend.status(ref).state is RunState.FAILED
 
 
 # -- cancel ------------------------------------------------------------------------------
