@@ -208,6 +208,19 @@ def test_statuses_fall_back_per_run_for_unseen_refs(app: CodeOceanEmulator) -> N
     assert app.requests == [("GET", f"computations/{r.id}") for r in refs]
 
 
+def test_learned_refs_are_batched_in_a_new_process(app: CodeOceanEmulator) -> None:
+    with make_client(app) as first:
+        refs = [first.launch(spec()).ref for _ in range(3)]
+    app.requests.clear()
+    with make_client(app) as fresh:
+        backend = fresh.backend("codeocean")
+        assert isinstance(backend, CodeOceanBackend)
+        for ref in refs:
+            backend.learn(ref, spec())  # what a ledger of launched specs can tell it
+        assert len(fresh.statuses(refs)) == 3
+    assert app.requests == [("GET", f"capsules/{ART_CAPSULE}/computations")]
+
+
 def test_statuses_of_a_deleted_run_not_launched_here_is_not_found(
     client: Client, app: CodeOceanEmulator
 ) -> None:

@@ -110,6 +110,12 @@ class CodeOceanBackend(Backend):
         """Record that a computation belongs to a capsule/pipeline (for batch status)."""
         self._owners[computation_id] = (route, target)
 
+    def learn(self, ref: RunRef, spec: RunSpec) -> None:
+        """Record ``ref`` as a run of ``spec`` (e.g. from a ledger in a new process), so
+        ``statuses`` can ask its capsule's listing instead of one GET per run."""
+        plan = translate(spec)
+        self.remember(ref.id, plan.route, plan.target)
+
     # -- offline ---------------------------------------------------------------------
 
     def validate(self, spec: RunSpec) -> None:
