@@ -20,8 +20,8 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -30,6 +30,7 @@ from runhub.backend import Backend, Capabilities, Output, RunRef
 from runhub.config import BackendSettings, runhub_home
 from runhub.errors import NotFound, SpecError
 from runhub.local import rundir as rd
+from runhub.local.inputs import entrypoint, mount_targets
 from runhub.local.params import arguments, check_options, text
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
@@ -164,7 +165,12 @@ class LocalBackend(Backend):
             return self._status(run, ref.batch)
         run.cancel_file.touch()
         pid = run.supervisor_pid()
-        if pid is not None and _alive(pid, run):
+        if pid is None and (log := _claim_spawn(run)) is not None:
+            log.close()  # never started, and now nobody will start it
+            run.update_state(
+                state=rd.CANCELLED, ended=rd.now(), message="cancelled before it started"
+            )
+        elif pid is not None and _alive(pid, run):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         elif pid is not None:  # the supervisor is gone: stop what is left ourselves
@@ -243,9 +249,8 @@ class LocalBackend(Backend):
         import runhub
 
         where = str(Path(runhub.__file__).resolve().parent.parent)
-        try:  # creating the log exclusively is the claim: only one launcher starts a run
-            log = (run.logs / "supervisor.log").open("xb")
-        except FileExistsError:
+        log = _claim_spawn(run)
+        if log is None:
             return
         with log:
             proc = subprocess.Popen(
@@ -314,61 +319,12 @@ class LocalBackend(Backend):
         )
 
 
-def entrypoint(pipeline: str) -> Path:
-    """The executable ``run`` of a pipeline directory, or a SpecError saying what is wrong."""
-    folder = Path(pipeline).expanduser()
-    if not folder.exists():
-        raise SpecError(
-            f"no pipeline directory {pipeline!r} (from {Path.cwd()})",
-            field="pipeline",
-            hint="give a directory holding an executable run; relative paths are "
-            "relative to the current directory",
-        )
-    if not folder.is_dir():
-        raise SpecError(f"{pipeline!r} is not a directory", field="pipeline")
-    for candidate in (folder / "run", folder / "code" / "run"):
-        if candidate.is_file():
-            if not os.access(candidate, os.X_OK):
-                raise SpecError(
-                    f"{candidate} is not executable",
-                    field="pipeline",
-                    hint=f"chmod +x {candidate}",
-                )
-            return candidate.resolve()
-    raise SpecError(
-        f"{pipeline!r} has no run script (looked for run and code/run)",
-        field="pipeline",
-        hint="add an executable file called run",
-    )
-
-
-def mount_targets(spec: RunSpec) -> dict[str, Path]:
-    """``data/`` path -> absolute source for each mount; SpecError on a bad mount."""
-    targets: dict[str, Path] = {}
-    for index, mount in enumerate(spec.mounts):
-        source = Path(mount.source).expanduser()
-        if not source.exists():
-            raise SpecError(
-                f"no such file or directory {mount.source!r} (from {Path.cwd()})",
-                field=f"mounts.{index}.source",
-                hint="local mounts are paths to files or folders on this machine",
-            )
-        target = PurePosixPath(mount.path) if mount.path else PurePosixPath(source.resolve().name)
-        parts = target.parts
-        if target.is_absolute() or not parts or ".." in parts:
-            raise SpecError(
-                f"{mount.path!r} must be a relative path inside data/, without '..'",
-                field=f"mounts.{index}.path",
-            )
-        name = target.as_posix()
-        if name in targets:
-            raise SpecError(
-                f"two mounts land on data/{name}",
-                field=f"mounts.{index}.path",
-                hint="give each mount its own path",
-            )
-        targets[name] = source.resolve()
-    return targets
+def _claim_spawn(run: rd.RunDir) -> BinaryIO | None:
+    """Create the supervisor log exclusively: whoever does may start (or settle) the run."""
+    try:
+        return (run.logs / "supervisor.log").open("xb")
+    except FileExistsError:
+        return None
 
 
 def _read_key(home: Path, key: str) -> str | None:
@@ -408,4 +364,4 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-__all__ = ["LocalBackend", "LocalSettings", "entrypoint", "mount_targets"]
+__all__ = ["LocalBackend", "LocalSettings"]

@@ -286,6 +286,19 @@ def test_relaunch_starts_a_run_whose_launcher_crashed_before_starting_it(
     assert wait_for(again.ref).ok
 
 
+def test_cancelling_a_run_nobody_started_settles_it(
+    backend: LocalBackend, pipeline: Path, home: Path
+) -> None:
+    run = backend._create(spec_for(pipeline), "orphan", None)
+    assert rd.claim_key(home, "orphan", run.run_id) is None
+    cancelled = backend.cancel(RunRef("local", run.run_id))
+    assert cancelled.state is RunState.CANCELLED
+    assert cancelled.message == "cancelled before it started"
+    # A later launch with the key does not start it any more.
+    assert backend.launch(spec_for(pipeline), "orphan").state is RunState.CANCELLED
+    assert run.supervisor_pid() is None
+
+
 def test_losing_the_key_race_discards_the_new_directory(home: Path) -> None:
     assert rd.claim_key(home, "k/with/slashes", "run-a") is None
     assert rd.claim_key(home, "k/with/slashes", "run-b") == "run-a"
