@@ -43,20 +43,28 @@ def level_for(verbose: int) -> int:
 def configure(verbose: int) -> Callable[[], None]:
     """Send ``runhub`` log records at the chosen level to stderr.
 
-    Returns a function that puts the logger back as it was, so running the CLI
-    inside another program (or a test) leaves that program's logging alone.
+    stamina's own retry records are shown only at debug level: the transport already
+    logs each failed attempt, and unconfigured they would reach stderr as a bare
+    ``stamina.retry_scheduled``. Returns a function that puts both loggers back as
+    they were, so running the CLI inside another program (or a test) leaves that
+    program's logging alone.
     """
-    logger = logging.getLogger(LOGGER)
-    saved = (logger.level, logger.propagate, list(logger.handlers))
+    level = level_for(verbose)
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
-    logger.setLevel(level_for(verbose))
-    logger.addHandler(handler)
-    logger.propagate = False
+    stamina_level = level if level <= logging.DEBUG else logging.CRITICAL + 1
+    undo = []
+    for name, wanted in ((LOGGER, level), ("stamina", stamina_level)):
+        logger = logging.getLogger(name)
+        undo.append((logger, logger.level, logger.propagate))
+        logger.setLevel(wanted)
+        logger.addHandler(handler)
+        logger.propagate = False
 
     def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
+        for logger, old_level, old_propagate in undo:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+            logger.propagate = old_propagate
 
     return restore

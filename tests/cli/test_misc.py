@@ -158,3 +158,19 @@ def test_running_the_cli_in_process_leaves_logging_as_it_was(cli: Any) -> None:
     assert cli("-v", "backends").code == 0
     assert cli("status", "nocolon").code == 2
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
+
+
+def test_stamina_retry_records_are_shown_only_at_debug_level(cli: Any) -> None:
+    stamina_log = logging.getLogger("stamina")
+
+    def retrying(*args: str) -> str:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                "runhub.plugins.registry",
+                lambda: stamina_log.warning("stamina.retry_scheduled") or registry(),
+            )
+            return cli(*args, "backends").err
+
+    assert retrying() == ""
+    assert retrying("-v") == ""
+    assert "stamina: stamina.retry_scheduled" in retrying("-vv")
