@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import click
 
 from runhub import __version__
-from runhub.cli import backends, runs
+from runhub.cli import backends, config, runs
 from runhub.cli.context import Session
 from runhub.cli.logs import configure as _configure_logging
 
@@ -43,7 +43,7 @@ def cli(ctx: click.Context, profile: str | None, verbose: int) -> None:
     ctx.call_on_close(session.close)
 
 
-for _command in (*runs.COMMANDS, backends.backends):
+for _command in (*runs.COMMANDS, backends.backends, config.config):
     cli.add_command(_command)
 
 

@@ -14,6 +14,7 @@ from runhub.cli import logs
 from runhub.cli.params import DURATION
 from runhub.cli.render import size, table
 from runhub.cli.specs import parse_overrides
+from runhub.config import load_profile
 from runhub.errors import SpecError
 from runhub.plugins import PluginFailure, Registry, registry
 
@@ -174,3 +175,15 @@ def test_stamina_retry_records_are_shown_only_at_debug_level(cli: Any) -> None:
     assert retrying() == ""
     assert retrying("-v") == ""
     assert "stamina: stamina.retry_scheduled" in retrying("-vv")
+
+
+def test_config_path_and_init(cli: Any, tmp_path: Any) -> None:
+    target = tmp_path / "config.toml"  # RUNHUB_CONFIG, set by the home fixture
+    assert cli("config", "path").out == f"{target}\n"
+    created = cli("config", "init")
+    assert created.code == 0
+    assert created.out == f"{target}\n"
+    assert load_profile(None, target) == {"backend": "local"}
+    assert cli("--profile", "default", "backends").code == 0
+    cli("config", "init").fails(2, "already exists")
+    assert "# runhub profiles" in target.read_text()
