@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from runhub_codeocean.emulator import CodeOceanEmulator
 from runhub_codeocean.recovery import assets_match, find_created, params_match
 
-from runhub.client import AsyncClient
+from runhub.client import AsyncClient, Client
 from runhub.errors import AmbiguousLaunch
+from runhub.ledger import Ledger
+from runhub.spec import RunSpec
 from runhub.testing.emulator import FaultPlan, mock_transport
 
 from .conftest import (
@@ -133,3 +137,59 @@ def test_matching_rules() -> None:
     assert found is not None
     assert found["id"] == "new"
     assert find_created(body, listing, since=400, claimed=set()) is None
+
+
+def _crashed_attempt(ledger: Ledger, row: str, spec_: RunSpec) -> None:
+    """The ledger saw the attempt start; the process died before recording an answer."""
+    record = ledger.intent("codeocean", spec_.digest(), batch="b", row_key=row, name=spec_.name)
+    ledger.attempt(record.key)
+
+
+def test_crash_after_create_is_recovered_from_the_ledger(
+    app: CodeOceanEmulator, tmp_path: Path
+) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    wanted = spec(QC_CAPSULE, parameters={"mode": "fast"}, name="row-1-run")
+    _crashed_attempt(ledger, "row-1", wanted)
+    with make_client(app) as crashed:  # its POST reached Code Ocean before the crash
+        created = crashed.launch(spec(QC_CAPSULE, parameters={"mode": "fast"}))
+    with Client(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app),
+        policy=FAST,
+        plugins=plugins(),
+        ledger=ledger,
+    ) as client:
+        again = client.launch(wanted, "codeocean", batch="b", row_key="row-1")
+    assert again.ref == created.ref
+    assert again.extra["recovered"] is True
+    assert app.created == [created.ref.id]
+    assert app.runs[created.ref.id].name == "row-1-run"  # named, though the crash came first
+    assert [r.ref for r in ledger.batch("b")] == [str(created.ref)]
+
+
+def test_crash_before_create_launches_and_skips_claimed_runs(
+    app: CodeOceanEmulator, tmp_path: Path
+) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    same = spec(parameters=["75"])
+    with Client(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app),
+        policy=FAST,
+        plugins=plugins(),
+        ledger=ledger,
+    ) as client:
+        first = client.launch(same, "codeocean", batch="b", row_key="row-0")
+        _crashed_attempt(ledger, "row-1", same)  # crashed before its POST went out
+    with Client(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app),
+        policy=FAST,
+        plugins=plugins(),
+        ledger=ledger,
+    ) as fresh:  # a new process: only the ledger knows row-0's run is taken
+        second = fresh.launch(same, "codeocean", batch="b", row_key="row-1")
+    assert second.ref != first.ref
+    assert "recovered" not in second.extra
+    assert len(app.created) == 2

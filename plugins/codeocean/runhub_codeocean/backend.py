@@ -170,6 +170,35 @@ class CodeOceanBackend(Backend):
                 data, recovered = found, True
             else:
                 data = computation(response)
+        return (yield from self._adopt(plan, data, name, batch, recovered=recovered))
+
+    def recover(
+        self, spec: RunSpec, key: str, *, since: float, claimed: frozenset[str] = frozenset()
+    ) -> Exchange[RunStatus | None]:
+        """After a crash (the ledger saw an attempt at ``since`` but no answer): the
+        run that attempt created, found as in an ambiguous launch, or None."""
+        plan = translate(spec)
+        self.endpoint()
+        return self._recover_run(plan, spec.name, since, claimed)
+
+    def _recover_run(
+        self, plan: Launch, name: str | None, since: float, claimed: frozenset[str]
+    ) -> Exchange[RunStatus | None]:
+        found = yield from self._recover(plan, since, claimed)
+        if found is None:
+            return None
+        return (yield from self._adopt(plan, found, name, None, recovered=True))
+
+    def _adopt(
+        self,
+        plan: Launch,
+        data: dict[str, Any],
+        name: str | None,
+        batch: str | None,
+        *,
+        recovered: bool,
+    ) -> Exchange[RunStatus]:
+        """Claim the created computation, name it, and describe it."""
         ident = data.get("id")
         if not isinstance(ident, str) or not ID.fullmatch(ident):
             raise PlatformError(
@@ -179,7 +208,7 @@ class CodeOceanBackend(Backend):
         self.remember(ident, plan.route, plan.target)
         ref = RunRef(BACKEND, ident, batch)
         message = None
-        if name:
+        if name and data.get("name") != name:
             try:
                 yield self._req(
                     "PATCH",
@@ -198,7 +227,9 @@ class CodeOceanBackend(Backend):
             status.extra["recovered"] = True
         return status
 
-    def _recover(self, plan: Launch, started: float) -> Exchange[dict[str, Any] | None]:
+    def _recover(
+        self, plan: Launch, started: float, claimed: frozenset[str] = frozenset()
+    ) -> Exchange[dict[str, Any] | None]:
         response = yield self._req(
             "GET",
             f"{plan.route}/{plan.target}/computations",
@@ -209,7 +240,7 @@ class CodeOceanBackend(Backend):
             plan.body,
             listing if isinstance(listing, list) else [],
             since=int(started - self.clock_skew),
-            claimed=self._claimed,
+            claimed=self._claimed | claimed if claimed else self._claimed,
         )
         if found is not None:
             log.warning(
