@@ -72,8 +72,14 @@ def test_launch_requests_and_headers() -> None:
     run = spec(options={"ica": {"storage": "Small", "activation_code": "auto"}})
     status, sent = drive(backend().launch(run, "key-9", batch="b"), answer)
     paths = [r.url.path.rsplit("/", 1)[-1] for r in sent]
-    assert paths == ["pipelines", "data", "data", "analysisStorages",
-                     "activationCodes:findBestMatchingForNextflow", "analysis:nextflow"]  # fmt: skip
+    assert paths == [
+        "pipelines",
+        "data",
+        "data",
+        "analysisStorages",
+        "activationCodes:findBestMatchingForNextflow",
+        "analysis:nextflow",
+    ]
     for request in sent:
         assert request.headers["X-API-Key"] == KEY
         assert "authorization" not in request.headers
