@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import httpx
@@ -38,6 +37,7 @@ from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 from runhub_codeocean.errors import ID, check_ref, computation, error_for
 from runhub_codeocean.recovery import find_created
+from runhub_codeocean.results import result_urls, walk_results
 from runhub_codeocean.settings import CodeOceanSettings, Endpoint
 from runhub_codeocean.states import BACKEND, STATES, map_state, to_status
 from runhub_codeocean.translate import Launch, translate
@@ -334,60 +334,13 @@ class CodeOceanBackend(Backend):
         """Every result file, walking ``POST computations/{id}/results`` folder by folder."""
         check_ref(ref)
         self.endpoint()
-        return self._outputs(ref)
-
-    def _outputs(self, ref: RunRef) -> Exchange[list[Output]]:
-        files: list[Output] = []
-        queue: list[str] = [""]
-        walked: set[str] = set()
-        while queue and len(walked) < self.max_folders:
-            folder = queue.pop(0)
-            walked.add(folder)
-            response = yield self._req(
-                "POST",
-                f"computations/{ref.id}/results",
-                json_body={"path": folder},
-                read_only=True,
-                purpose="list results",
-            )
-            data = response_json(response)
-            items = data.get("items") if isinstance(data, dict) else None
-            for item in items or []:
-                if not isinstance(item, dict):
-                    continue
-                path = item.get("path") or item.get("name")
-                if not isinstance(path, str) or not path:
-                    continue
-                if item.get("type") == "folder":
-                    if path not in walked:
-                        queue.append(path)
-                else:
-                    size = item.get("size")
-                    files.append(Output(path=path, size=size if isinstance(size, int) else None))
-        return files
+        return walk_results(self._req, ref, self.max_folders)
 
     def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
         """Signed download URLs from ``GET computations/{id}/results/urls?path=``."""
         check_ref(ref)
         self.endpoint()
-        return self._download_urls(ref, list(outputs))
-
-    def _download_urls(self, ref: RunRef, outputs: list[Output]) -> Exchange[list[Output]]:
-        result = []
-        for output in outputs:
-            if output.kind != "file":
-                result.append(output)
-                continue
-            response = yield self._req(
-                "GET",
-                f"computations/{ref.id}/results/urls",
-                params={"path": output.path},
-                purpose="result download URL",
-            )
-            data = response_json(response)
-            url = data.get("download_url") if isinstance(data, dict) else None
-            result.append(replace(output, url=url if isinstance(url, str) else None))
-        return result
+        return result_urls(self._req, ref, list(outputs))
 
     # -- errors ----------------------------------------------------------------------
 
