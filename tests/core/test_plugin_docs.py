@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -103,3 +104,31 @@ def test_the_documented_code_is_lint_clean(project: Path) -> None:
         timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_conformance_suite_catches_a_broken_backend(project: Path, tmp_path: Path) -> None:
+    """The same plugin with two bugs planted: a secret in its repr, and a stopped run
+    mapped to FAILED. The suite must fail exactly the two tests that cover them."""
+    broken = tmp_path / "broken"
+    shutil.copytree(project, broken)
+    backend = broken / "runhub_echo" / "backend.py"
+    code = backend.read_text()
+    code = code.replace('"stopped": RunState.CANCELLED', '"stopped": RunState.FAILED')
+    code = code.replace(
+        "    # -- helpers ---",
+        "    def __repr__(self) -> str:\n"
+        "        return f'<Echo {self.config.token.get_secret_value()}>'\n\n"
+        "    # -- helpers ---",
+    )
+    backend.write_text(code)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        env=env_for(broken),
+        cwd=broken,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    failed = sorted(re.findall(r"^FAILED \S+::(\w+)", out.stdout, re.M))
+    assert failed == ["test_cancel_ends_cancelled", "test_secrets_never_appear"], out.stdout
+    assert "echo-test-token-7f3a9c" not in out.stdout  # the report itself stays clean
