@@ -129,7 +129,9 @@ def _register_from(
 ) -> None:
     # Call this plugin's hook alone, so one plugin's failure cannot hide the others.
     hook = getattr(plugin, "runhub_register_backends", None)
-    if hook is None:
+    if hook is None:  # a mistyped entry point would otherwise vanish without a word
+        registry.failures.append(PluginFailure(name, "defines no runhub_register_backends hook"))
+        pm.unregister(plugin)
         return
     added: dict[str, BackendInfo] = {}
 
