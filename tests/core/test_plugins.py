@@ -219,3 +219,26 @@ def test_real_entry_points_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert registry.backends["fake-ep"].distribution is None
     assert [f.plugin for f in registry.failures] == ["gone"]
     assert "ModuleNotFoundError" in registry.failures[0].error
+
+
+def test_plugin_without_the_hook_is_reported(candidates: list[Candidate]) -> None:
+    candidates.append(external("hookless", loader_of(types.ModuleType("hookless"))))
+    registry = plugins.load()
+    assert [(f.plugin, f.error) for f in registry.failures] == [
+        ("hookless", "defines no runhub_register_backends hook")
+    ]
+
+
+def test_hook_with_the_wrong_signature_is_reported(candidates: list[Candidate]) -> None:
+    module = types.ModuleType("wrong_signature")
+
+    @hookimpl
+    def runhub_register_backends(add: Any) -> None:  # the argument must be `register`
+        add(backend_class("wrong"))
+
+    module.runhub_register_backends = runhub_register_backends  # type: ignore[attr-defined]
+    candidates.append(external("wrong", loader_of(module)))
+    registry = plugins.load()
+    assert "wrong" not in registry.backends
+    assert [f.plugin for f in registry.failures] == ["wrong"]
+    assert "PluginValidationError" in registry.failures[0].error
