@@ -14,6 +14,7 @@ Needs the ``emulator`` extra (libica) for schema validation.
 from __future__ import annotations
 
 from runhub_ica.emulator import seed
-from runhub_ica.emulator.app import IcaEmulator, Problem
+from runhub_ica.emulator.app import IcaEmulator
+from runhub_ica.emulator.protocol import Problem
 
 __all__ = ["IcaEmulator", "Problem", "seed"]
