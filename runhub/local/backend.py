@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import os
 import shutil
 import signal
@@ -34,6 +35,8 @@ from runhub.local.inputs import entrypoint, mount_targets
 from runhub.local.params import arguments, check_options, text
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
+
+log = logging.getLogger("runhub.local")
 
 #: How long ``cancel`` waits for the supervisor to record the end of the run.
 CANCEL_WAIT = 2.0
@@ -144,6 +147,7 @@ class LocalBackend(Backend):
             shutil.rmtree(run.path, ignore_errors=True)
             return self._resume(rd.RunDir(home / "runs" / holder), batch)
         self._spawn(run)
+        log.debug("launched local:%s in %s", run.run_id, run.path)
         return self._status(run, batch)
 
     def status(self, ref: RunRef) -> RunStatus:
@@ -165,14 +169,15 @@ class LocalBackend(Backend):
             return self._status(run, ref.batch)
         run.cancel_file.touch()
         pid = run.supervisor_pid()
-        if pid is None and (log := _claim_spawn(run)) is not None:
-            log.close()  # never started, and now nobody will start it
+        if pid is None and (claim := _claim_spawn(run)) is not None:
+            claim.close()  # never started, and now nobody will start it
             run.update_state(
                 state=rd.CANCELLED, ended=rd.now(), message="cancelled before it started"
             )
         elif pid is not None and _alive(pid, run):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+            log.debug("cancel local:%s: SIGTERM to supervisor %d", run.run_id, pid)
         elif pid is not None:  # the supervisor is gone: stop what is left ourselves
             child = run.state().get("pid")
             if isinstance(child, int):
@@ -242,6 +247,7 @@ class LocalBackend(Backend):
         """The status of a run launched earlier with the same key, starting it if the
         launch that created it stopped before starting it (a crash)."""
         if run.state().get("state") == rd.QUEUED and run.supervisor_pid() is None:
+            log.debug("local:%s was never started; starting it now", run.run_id)
             self._spawn(run)
         return self._status(run, batch)
 
@@ -249,16 +255,16 @@ class LocalBackend(Backend):
         import runhub
 
         where = str(Path(runhub.__file__).resolve().parent.parent)
-        log = _claim_spawn(run)
-        if log is None:
+        claim = _claim_spawn(run)
+        if claim is None:
             return
-        with log:
+        with claim:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _SUPERVISOR, where, str(run.path)],
                 cwd=run.path,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=claim,
+                stderr=claim,
                 start_new_session=True,  # detached: the run survives the caller
             )
         try:

@@ -327,6 +327,24 @@ def test_run_survives_the_launching_process(
     assert wait_for(ref).state is RunState.SUCCEEDED
 
 
+def test_the_supervisor_is_not_a_child_of_the_launcher(
+    backend: LocalBackend, pipeline: Path, wait_for: Waiter
+) -> None:
+    """A long-lived launching process must not collect zombies: the supervisor is
+    handed to init at once, and the short-lived first process is already reaped."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to read parent pids")
+    ref = backend.launch(spec_for(pipeline, parameters={"sleep": 1}), "k").ref
+    pid = rd.RunDir(backend.home / "runs" / ref.id).supervisor_pid()
+    assert pid is not None
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    parent = int(stat.rsplit(")", 1)[1].split()[1])
+    assert parent != os.getpid()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of ours is left to reap
+    wait_for(ref)
+
+
 def test_unknown_run_is_not_found_with_suggestions(backend: LocalBackend, pipeline: Path) -> None:
     ref = backend.launch(spec_for(pipeline), "k").ref
     typo = RunRef("local", ref.id[:-1] + ("0" if ref.id[-1] != "0" else "1"))
