@@ -7,7 +7,6 @@ one lookup of each kind, and polling 1000 runs of one batch costs one search req
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -20,12 +19,12 @@ from runhub.backend import (
     Exchange,
     Output,
     RunRef,
-    request,
     response_json,
 )
-from runhub.errors import NotFound, PlatformError, SpecError
+from runhub.errors import PlatformError, SpecError
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+from runhub_ica.lookups import Lookups
 from runhub_ica.problems import error_for
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
@@ -33,16 +32,12 @@ from runhub_ica.translate import (
     CUSTOM_KINDS,
     V3,
     V4,
-    Mount,
-    Plan,
     Resolved,
     batch_tag,
     body,
-    is_uuid,
     plan,
 )
-
-_LANGUAGE = {"nextflow": "NEXTFLOW", "nextflow-custom": "NEXTFLOW", "cwl": "CWL", "cwl-json": "CWL"}
+from runhub_ica.wire import get, post
 
 
 def _time(value: Any) -> datetime | None:
@@ -52,10 +47,6 @@ def _time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _near(word: str, choices: Sequence[str]) -> list[str]:
-    return difflib.get_close_matches(word, list(choices), n=5, cutoff=0.4)
 
 
 class IcaBackend(Backend):
@@ -81,11 +72,7 @@ class IcaBackend(Backend):
 
     def __init__(self, settings: IcaSettings) -> None:
         super().__init__(settings)
-        self._pipelines: dict[str, list[dict[str, Any]]] = {}
-        self._inputs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._storages: dict[str, list[dict[str, Any]]] = {}
-        self._data: dict[tuple[str, str], str] = {}
-        self._projects: dict[str, str] = {}
+        self.lookups = Lookups(settings)
 
     # -- offline -----------------------------------------------------------------
 
@@ -99,44 +86,7 @@ class IcaBackend(Backend):
 
     def close(self) -> None:
         """Forget cached lookups."""
-        for cache in (self._pipelines, self._inputs, self._storages, self._data, self._projects):
-            cache.clear()
-
-    # -- helpers -------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        return self.settings.api_base + path
-
-    def _get(self, path: str, accept: str, purpose: str, **params: Any) -> httpx.Request:
-        headers = {**self.settings.auth_headers(), "Accept": accept}
-        return request(
-            "GET", self._url(path), params=params or None, headers=headers, purpose=purpose
-        )
-
-    def _post(
-        self,
-        path: str,
-        media: str,
-        purpose: str,
-        json_body: Any = None,
-        *,
-        read_only: bool | None = None,
-        idempotent: bool | None = None,
-        params: dict[str, Any] | None = None,
-        extra: dict[str, str] | None = None,
-    ) -> httpx.Request:
-        headers = {**self.settings.auth_headers(), "Accept": media, "Content-Type": media}
-        headers.update(extra or {})
-        return request(
-            "POST",
-            self._url(path),
-            params=params,
-            json_body=json_body,
-            headers=headers,
-            read_only=read_only,
-            idempotent=idempotent,
-            purpose=purpose,
-        )
+        self.lookups.clear()
 
     def _split(self, ref: RunRef) -> tuple[str, str]:
         project, sep, analysis = ref.id.rpartition("/")
@@ -170,135 +120,6 @@ class IcaBackend(Backend):
             },
         )
 
-    # -- lookups (cached) ------------------------------------------------------------
-
-    def _pipeline(self, project: str, p: Plan) -> Exchange[str]:
-        if p.pipeline_is_id:
-            return p.pipeline
-        items = self._pipelines.get(project)
-        if items is None:
-            resp = yield self._get(f"/api/projects/{project}/pipelines", V3, "list pipelines")
-            data = response_json(resp)
-            items = [i["pipeline"] for i in data.get("items", []) if isinstance(i, dict)]
-            self._pipelines[project] = items
-        for pipeline in items:
-            if p.pipeline in (pipeline.get("code"), pipeline.get("name")):
-                language = pipeline.get("language")
-                if language in ("NEXTFLOW", "CWL") and language != _LANGUAGE[p.kind]:
-                    other = (
-                        "'cwl' or 'cwl-json'"
-                        if language == "CWL"
-                        else "'nextflow' or 'nextflow-custom'"
-                    )
-                    raise SpecError(
-                        f"pipeline {p.pipeline!r} is a {language} pipeline, "
-                        f"but the launch kind is {p.kind!r}",
-                        field="options.ica.kind",
-                        hint=f"set options.ica.kind to {other}",
-                    )
-                return str(pipeline["id"])
-        codes = [str(x.get("code")) for x in items if x.get("code")]
-        raise NotFound(
-            f"no pipeline with code {p.pipeline!r} in ICA project {project}",
-            candidates=_near(p.pipeline, codes),
-        )
-
-    def _input_codes(
-        self, project: str, pipeline_id: str, p: Plan
-    ) -> Exchange[tuple[str | None, ...]]:
-        codes: tuple[str | None, ...] = tuple(m.input for m in p.mounts)
-        if not p.needs_input_codes:
-            return codes
-        key = (project, pipeline_id)
-        items = self._inputs.get(key)
-        if items is None:
-            resp = yield self._get(
-                f"/api/projects/{project}/pipelines/{pipeline_id}/inputParameters",
-                V3,
-                "list pipeline inputs",
-            )
-            items = [i for i in response_json(resp).get("items", []) if isinstance(i, dict)]
-            self._inputs[key] = items
-        known = [str(i.get("code")) for i in items]
-        if len(known) == 1:
-            return tuple(c if c is not None else known[0] for c in codes)
-        index = codes.index(None)
-        raise SpecError(
-            f"the pipeline has {len(known)} data inputs, so each mount must say which it feeds",
-            field=f"mounts.{index}.input",
-            hint="valid inputs: " + (", ".join(known) or "none"),
-        )
-
-    def _project_id(self, ref: str) -> Exchange[str]:
-        if is_uuid(ref):
-            return ref
-        cached = self._projects.get(ref)
-        if cached:
-            return cached
-        resp = yield self._get("/api/projects", V3, "find project", search=ref)
-        items = [i for i in response_json(resp).get("items", []) if isinstance(i, dict)]
-        for item in items:
-            if item.get("name") == ref:
-                self._projects[ref] = str(item["id"])
-                return str(item["id"])
-        raise NotFound(
-            f"no ICA project named {ref!r}",
-            candidates=_near(ref, [str(i.get("name")) for i in items]),
-        )
-
-    def _data_id(self, project: str, mount: Mount, index: int) -> Exchange[str]:
-        owner = project
-        if mount.project is not None:
-            owner = yield from self._project_id(mount.project)
-        path = mount.source
-        cache_key = (owner, path)
-        cached = self._data.get(cache_key)
-        if cached:
-            return cached
-        bare = path.rstrip("/") or "/"
-        wanted = [path] if path.endswith("/") else [bare, bare + "/"]
-        resp = yield self._get(
-            f"/api/projects/{owner}/data",
-            V3,
-            "find data by path",
-            filePath=wanted,
-            filePathMatchMode="FULL_CASE_INSENSITIVE",
-        )
-        items = [
-            i.get("data", {}) for i in response_json(resp).get("items", []) if isinstance(i, dict)
-        ]
-        for data in items:
-            if (data.get("details") or {}).get("path") in wanted:
-                self._data[cache_key] = str(data["id"])
-                return str(data["id"])
-        near = [str((d.get("details") or {}).get("path")) for d in items]
-        raise NotFound(
-            f"mounts.{index}.source: no file or folder at {path!r} in ICA project {owner} "
-            "(paths match exactly, case included)",
-            candidates=near,
-        )
-
-    def _storage(self, project: str, storage: str | None) -> Exchange[str | None]:
-        if storage is None or is_uuid(storage):
-            return storage
-        items = self._storages.get(project)
-        if items is None:
-            resp = yield self._get(
-                f"/api/projects/{project}/analysisStorages", V4, "list analysis storages"
-            )
-            items = [i for i in response_json(resp).get("items", []) if isinstance(i, dict)]
-            self._storages[project] = items
-        for exact in (True, False):
-            for item in items:
-                name = str(item.get("name"))
-                if name == storage or (not exact and name.lower() == storage.lower()):
-                    return str(item["id"])
-        names = [str(i.get("name")) for i in items]
-        raise NotFound(
-            f"no analysis storage named {storage!r} in ICA project {project}",
-            candidates=_near(storage, names) or names,
-        )
-
     # -- operations --------------------------------------------------------------------
 
     def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> Exchange[RunStatus]:
@@ -309,15 +130,15 @@ class IcaBackend(Backend):
         p = plan(spec)
         self.settings.auth_headers()  # ConfigError before any request
         project = self.settings.project(p.project)
-        pipeline_id = yield from self._pipeline(project, p)
-        codes = yield from self._input_codes(project, pipeline_id, p)
+        pipeline_id = yield from self.lookups.pipeline(project, p)
+        codes = yield from self.lookups.input_codes(project, pipeline_id, p)
         data_ids: list[str | None] = []
         for index, mount in enumerate(p.mounts):
             if mount.kind == "path":
-                data_ids.append((yield from self._data_id(project, mount, index)))
+                data_ids.append((yield from self.lookups.data_id(project, mount, index)))
             else:
                 data_ids.append(mount.source if mount.kind == "id" else None)
-        storage_id = yield from self._storage(project, p.storage)
+        storage_id = yield from self.lookups.storage(project, p.storage)
         activation = p.activation if p.activation != "auto" else None
         resolved = Resolved(project, pipeline_id, storage_id, activation, tuple(data_ids), codes)
         payload = body(p, resolved, key=key, batch=batch)
@@ -327,7 +148,8 @@ class IcaBackend(Backend):
                 "pipelineId": pipeline_id,
                 "analysisInput": payload["analysisInput"],
             }
-            resp = yield self._post(
+            resp = yield post(
+                self.settings,
                 "/api/activationCodes:findBestMatchingForNextflow",
                 V3,
                 "find activation code",
@@ -335,7 +157,8 @@ class IcaBackend(Backend):
                 read_only=True,
             )
             payload["activationCodeDetailId"] = str(response_json(resp)["id"])
-        created = yield self._post(
+        created = yield post(
+            self.settings,
             f"/api/projects/{project}/{p.endpoint}",
             V4,
             f"create {p.kind} analysis",
@@ -347,7 +170,9 @@ class IcaBackend(Backend):
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""
         project, analysis = self._split(ref)
-        resp = yield self._get(f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis")
+        resp = yield get(
+            self.settings, f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis"
+        )
         return self._to_status(response_json(resp), project, ref.batch)
 
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
@@ -368,7 +193,8 @@ class IcaBackend(Backend):
                 params: dict[str, Any] = {"pageSize": str(self.settings.page_size)}
                 if token:
                     params["pageToken"] = token
-                resp = yield self._post(
+                resp = yield post(
+                    self.settings,
                     f"/api/projects/{project}/analysis:search",
                     V3,
                     "search analyses of a batch",
@@ -394,7 +220,8 @@ class IcaBackend(Backend):
     def cancel(self, ref: RunRef) -> Exchange[RunStatus]:
         """``POST …/analyses/{id}:abort`` (explicit v3 headers; 204), then the status."""
         project, analysis = self._split(ref)
-        yield self._post(
+        yield post(
+            self.settings,
             f"/api/projects/{project}/analyses/{analysis}:abort",
             V3,
             "abort analysis",
@@ -405,8 +232,11 @@ class IcaBackend(Backend):
     def outputs(self, ref: RunRef) -> Exchange[list[Output]]:
         """``GET …/analyses/{id}/outputs`` flattened into files and folders."""
         project, analysis = self._split(ref)
-        resp = yield self._get(
-            f"/api/projects/{project}/analyses/{analysis}/outputs", V3, "list outputs"
+        resp = yield get(
+            self.settings,
+            f"/api/projects/{project}/analyses/{analysis}/outputs",
+            V3,
+            "list outputs",
         )
         found: list[Output] = []
         for item in response_json(resp).get("items", []):
@@ -423,7 +253,8 @@ class IcaBackend(Backend):
         ids = [o.id for o in outputs if o.kind == "file" and o.id]
         if not ids:
             return outputs
-        resp = yield self._post(
+        resp = yield post(
+            self.settings,
             f"/api/projects/{project}/data:createDownloadUrls",
             V3,
             "create download urls",
