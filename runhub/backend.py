@@ -47,8 +47,10 @@ PURPOSE = "runhub.purpose"
 class RunRef:
     """A printable, pasteable reference to one run: ``backend:id``.
 
-    ``batch`` is the launch batch the run belongs to, when known; it lets a backend
-    poll a whole batch in one request. It is not part of the text form or equality.
+    ``batch`` is a polling-group hint chosen by the backend that made the ref (ICA:
+    the launch batch tag; Code Ocean: the capsule); it lets ``statuses`` ask a
+    whole group in one request. The ledger keeps it beside the ref. It is not part
+    of the text form or of equality.
     """
 
     backend: str

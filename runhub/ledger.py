@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from runhub.backend import RunRef
     from runhub.state import RunStatus
 
 #: Forward migrations; index i migrates user_version i -> i + 1.
@@ -51,6 +52,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX launches_ref ON launches(ref);
     CREATE INDEX launches_created ON launches(created_at);
     """,
+    # v2: the polling-group hint of the run's ref (RunRef.batch), so runs launched
+    # by one process can be polled cheaply by another.
+    """
+    ALTER TABLE launches ADD COLUMN ref_group TEXT;
+    """,
 )
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -74,6 +80,13 @@ class Launch:
     attempted_at: float | None
     launched_at: float | None
     updated_at: float
+    ref_group: str | None = None
+
+    def run_ref(self) -> RunRef | None:
+        """The run's ref with its polling-group hint, once launched."""
+        from runhub.backend import RunRef
+
+        return None if self.ref is None else RunRef.parse(self.ref, batch=self.ref_group)
 
     @property
     def launched(self) -> bool:
@@ -224,9 +237,19 @@ class Ledger:
         now = time.time()
         with self._tx() as db:
             db.execute(
-                "UPDATE launches SET ref = ?, state = ?, native = ?, name = COALESCE(name, ?),"
-                " error = NULL, launched_at = ?, updated_at = ? WHERE key = ?",
-                (str(status.ref), status.state.value, status.native, status.name, now, now, key),
+                "UPDATE launches SET ref = ?, ref_group = ?, state = ?, native = ?,"
+                " name = COALESCE(name, ?), error = NULL, launched_at = ?, updated_at = ?"
+                " WHERE key = ?",
+                (
+                    str(status.ref),
+                    status.ref.batch,
+                    status.state.value,
+                    status.native,
+                    status.name,
+                    now,
+                    now,
+                    key,
+                ),
             )
 
     def failed(self, key: str, error: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runhub.backend import Backend, Exchange, Operation, RunRef, as_exchange
+from runhub.backend import Backend, Exchange, Operation, as_exchange
 from runhub.errors import AmbiguousLaunch, RunhubError
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def tracked_launch(
 def _tracked(
     backend: Backend, spec: RunSpec, record: Launch, ledger: Ledger
 ) -> Exchange[RunStatus]:
-    if record.ref is not None:
-        ref = RunRef.parse(record.ref, batch=record.batch)
+    ref = record.run_ref()
+    if ref is not None:
         return (yield from as_exchange(backend.status(ref)))
     if record.attempted_at is not None:
         found = yield from as_exchange(

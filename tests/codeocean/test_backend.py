@@ -284,3 +284,21 @@ def test_state_of_reads_native_text_back(backend: CodeOceanBackend) -> None:
     assert backend.state_of("completed/what") is RunState.UNKNOWN
     assert backend.state_of("QUEUED") is RunState.UNKNOWN
     assert backend.state_of(None) is RunState.UNKNOWN
+
+
+def test_ledger_refs_keep_their_capsule_for_a_new_process(
+    app: CodeOceanEmulator, tmp_path: Any
+) -> None:
+    from runhub.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with make_client(app) as first:
+        first.ledger = ledger
+        for row in range(3):
+            first.launch(spec(), batch="b", row_key=str(row))
+    app.requests.clear()
+    refs = [r.run_ref() for r in ledger.batch("b")]
+    with make_client(app) as fresh:  # a new process: only the ledger knows the capsule
+        got = fresh.statuses([r for r in refs if r is not None])
+    assert len(got) == 3
+    assert app.requests == [("GET", f"capsules/{ART_CAPSULE}/computations")]

@@ -170,3 +170,24 @@ async def test_launch_many_resumes_only_unlaunched_rows(setup: Any) -> None:
     assert len(platform.created) == 6
     assert sorted(str(s.ref) for s in final) == sorted(f"toy:r{i}" for i in range(1, 7))
     assert all(r.launched for r in ledger.batch("b"))
+
+
+def test_a_v1_ledger_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute(
+            "INSERT INTO launches (key, backend, spec_hash, ref, created_at, updated_at)"
+            " VALUES ('k1', 'toy', 'h', 'toy:r1', 1.0, 1.0)"
+        )
+        db.execute("PRAGMA user_version = 1")
+    ledger = Ledger(path)
+    assert ledger.schema_version == len(MIGRATIONS) == 2
+    old = ledger.get("k1")
+    assert old is not None
+    assert old.ref == "toy:r1"
+    assert old.ref_group is None
+    ledger.launched("k1", RunStatus(RunRef("toy", "r1", "capsules/c1"), RunState.RUNNING))
+    ref = ledger.get("k1").run_ref()  # type: ignore[union-attr]
+    assert ref is not None
+    assert ref.batch == "capsules/c1"

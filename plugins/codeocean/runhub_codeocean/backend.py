@@ -206,7 +206,9 @@ class CodeOceanBackend(Backend):
             )
         self._claimed.add(ident)
         self.remember(ident, plan.route, plan.target)
-        ref = RunRef(BACKEND, ident, batch)
+        # The ref's polling group is the capsule/pipeline: the ledger keeps it, so a
+        # later process can poll these runs with one listing per capsule.
+        ref = RunRef(BACKEND, ident, f"{plan.route}/{plan.target}")
         message = None
         if name and data.get("name") != name:
             try:
@@ -287,6 +289,10 @@ class CodeOceanBackend(Backend):
         return self._statuses(list(refs))
 
     def _statuses(self, refs: list[RunRef]) -> Exchange[list[RunStatus]]:
+        for ref in refs:
+            route, _, target = (ref.batch or "").partition("/")
+            if route in ("capsules", "pipelines") and target and ref.id not in self._owners:
+                self.remember(ref.id, route, target)
         owners = {self._owners[r.id] for r in refs if r.id in self._owners}
         seen: dict[str, dict[str, Any]] = {}
         for route, target in sorted(owners):
