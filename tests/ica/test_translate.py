@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from runhub_ica.emulator import schema
 from runhub_ica.translate import (
     KINDS,
@@ -309,3 +311,31 @@ def test_translation_is_pure() -> None:
     first = translate(spec, resolved(spec), key="k", batch="b")
     second = translate(spec, resolved(spec), key="k", batch="b")
     assert first == second
+
+
+# -- properties ------------------------------------------------------------------------
+
+_scalars = st.one_of(
+    st.text(max_size=20), st.integers(), st.booleans(), st.floats(allow_nan=False, width=32)
+)
+_values = st.one_of(_scalars, st.lists(_scalars, max_size=4))
+_names = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_suggested_names_are_always_valid(text: str) -> None:
+    suggestion = suggest_name(text)
+    assert check_name(suggestion) == suggestion
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(list(KINDS)), params=st.dictionaries(_names, _values, max_size=6))
+def test_any_named_parameters_give_a_valid_body(kind: str, params: dict[str, Any]) -> None:
+    spec = make(kind, parameters=params)
+    endpoint, payload = translate(spec, resolved(spec), key="k")
+    assert_valid(endpoint, payload)
+    if kind in ("nextflow", "cwl"):
+        sent = payload["analysisInput"].get("parameters", [])
+        assert [p["code"] for p in sent] == list(params)
+        assert all(isinstance(v, str) for p in sent for v in p.get("multiValue", [p.get("value")]))
