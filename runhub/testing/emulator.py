@@ -112,6 +112,37 @@ class FaultPlan:
             return kind
 
 
+class RateLimit:
+    """A token bucket: ``rate`` requests per second, bursts up to ``burst``; beyond
+    that the emulator answers 429 (with ``Retry-After`` only if asked: neither
+    platform documents sending it). ``allowed``/``limited`` count the outcomes."""
+
+    def __init__(self, rate: float, *, burst: float | None = None, retry_after: bool = False):
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 5)
+        self.retry_after = retry_after
+        self.allowed = 0
+        self.limited = 0
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def check(self) -> httpx.Response | None:
+        """None if the request may pass, else the 429 to answer with."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                self.allowed += 1
+                return None
+            self.limited += 1
+            wait = (1.0 - self._tokens) / self.rate
+        headers = {"Retry-After": str(max(1, round(wait)))} if self.retry_after else {}
+        return httpx.Response(429, headers=headers, json={"message": "rate limit exceeded"})
+
+
 class DroppedConnection(Exception):
     """Raised inside the server to close the connection without an answer."""
 
@@ -154,12 +185,17 @@ def apply_fault(
     raise ValueError(kind)
 
 
-def mock_transport(app: EmulatorApp, faults: FaultPlan | None = None) -> httpx.MockTransport:
+def mock_transport(
+    app: EmulatorApp, faults: FaultPlan | None = None, *, rate_limit: RateLimit | None = None
+) -> httpx.MockTransport:
     """An httpx transport (sync and async) answering from ``app`` in-process."""
     plan = faults or FaultPlan()
 
     def handler(request: httpx.Request) -> httpx.Response:
         request.read()
+        limited = rate_limit.check() if rate_limit else None
+        if limited is not None:
+            return limited
         try:
             return apply_fault(plan.decide(request), request, app.handle, plan)
         except DroppedConnection:
@@ -183,10 +219,12 @@ class EmulatorServer:
         port: int = 0,
         faults: FaultPlan | None = None,
         latency: float = 0.0,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.app = app
         self.faults = faults or FaultPlan()
         self.latency = latency
+        self.rate_limit = rate_limit
         self.requests = 0
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -232,8 +270,12 @@ class EmulatorServer:
                 if server.latency:
                     time.sleep(server.latency)
                 try:
-                    kind = server.faults.decide(request)
-                    response = apply_fault(kind, request, server.app.handle, server.faults)
+                    limited = server.rate_limit.check() if server.rate_limit else None
+                    if limited is not None:
+                        response = limited
+                    else:
+                        kind = server.faults.decide(request)
+                        response = apply_fault(kind, request, server.app.handle, server.faults)
                 except DroppedConnection:
                     self.close_connection = True
                     self.connection.close()
@@ -269,10 +311,19 @@ def main(
     parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS))
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="requests per second before 429"
+    )
     args = parser.parse_args(argv)
     plan = FaultPlan(args.faults, args.fault_kinds.split(","), seed=args.seed)
+    limit = RateLimit(args.rate_limit) if args.rate_limit else None
     server = EmulatorServer(
-        make_app(args.speed), host=args.host, port=args.port, faults=plan, latency=args.latency
+        make_app(args.speed),
+        host=args.host,
+        port=args.port,
+        faults=plan,
+        latency=args.latency,
+        rate_limit=limit,
     )
     print(server.url, flush=True)
     try:
