@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +179,27 @@ def test_the_console_entry_point_runs_detached_from_stdin(
     assert done.returncode == 0, done.stderr
     assert REF.match(done.stdout.splitlines()[0])
     assert "hello.txt" in done.stdout
+
+
+def test_ctrl_c_while_waiting_exits_130_and_the_run_keeps_going(
+    cli: Any, slow_spec: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runhub.cli", "launch", str(slow_spec), "--wait"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ref = proc.stdout.readline().strip()
+    assert REF.match(ref), ref
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        "runhub: error: interrupted (runs already launched keep running; see 'runhub status')"
+    ]
+    assert cli("status", ref, "-o", "json").json()[0]["state"] in ("QUEUED", "RUNNING")
+    assert cli("cancel", ref).code == 0
