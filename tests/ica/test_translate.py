@@ -120,7 +120,7 @@ def test_nextflow_structured_body() -> None:
     assert payload["pipelineId"] == PIPELINE
     assert payload["analysisStorageId"] == STORAGE
     assert payload["tags"] == {
-        "technicalTags": ["runhub", "runhub-batch:batch-7"],
+        "technicalTags": ["runhub", "runhub-key:key-1", "runhub-batch:batch-7"],
         "userTags": ["subject=S1"],
         "referenceTags": [],
     }

@@ -35,6 +35,7 @@ from runhub_ica.translate import (
     Resolved,
     batch_tag,
     body,
+    key_tag,
     plan,
 )
 from runhub_ica.wire import get, post
@@ -166,6 +167,34 @@ class IcaBackend(Backend):
             extra={"Idempotency-Key": key},
         )
         return self._to_status(response_json(created), project, batch)
+
+    def recover(
+        self, spec: RunSpec, key: str, *, since: float, claimed: frozenset[str] = frozenset()
+    ) -> Exchange[RunStatus | None]:
+        """Find the run an interrupted launch with ``key`` created, by its key tag.
+
+        Within 7 days ICA would replay the first answer to the same key anyway; the
+        tag also covers older attempts, and a run already claimed is never adopted.
+        """
+        return self._recover(spec, key, claimed)
+
+    def _recover(
+        self, spec: RunSpec, key: str, claimed: frozenset[str]
+    ) -> Exchange[RunStatus | None]:
+        project = self.settings.project(plan(spec).project)
+        resp = yield post(
+            self.settings,
+            f"/api/projects/{project}/analysis:search",
+            V3,
+            "find an interrupted launch",
+            {"technicalTags": [key_tag(key)]},
+            read_only=True,
+            params={"pageSize": "10"},
+        )
+        for item in response_json(resp).get("items", []):
+            if isinstance(item, dict) and f"{project}/{item.get('id')}" not in claimed:
+                return self._to_status(item, project, None)
+        return None
 
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""

@@ -53,6 +53,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _DATA_ID = re.compile(r"^(fil|fol)\.[0-9A-Za-z]+$")
 _ON_EXIST = {"overwrite": "OVERWRITE", "rename": "RENAME", "skip": "SKIP"}
 BATCH_TAG_PREFIX = "runhub-batch:"
+KEY_TAG_PREFIX = "runhub-key:"
 
 SourceKind = Literal["id", "path", "s3"]
 
@@ -70,6 +71,12 @@ def is_data_id(text: str) -> bool:
 def batch_tag(batch: str) -> str:
     """The technical tag that marks every run of one launch batch."""
     return BATCH_TAG_PREFIX + batch
+
+
+def key_tag(key: str) -> str:
+    """The technical tag that names a launch's key: lets ``recover`` find the run
+    even after ICA's 7-day idempotency window."""
+    return KEY_TAG_PREFIX + key
 
 
 def suggest_name(text: str) -> str:
@@ -376,7 +383,7 @@ def _custom(p: Plan, r: Resolved) -> dict[str, Any]:
 
 def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[str, Any]:
     """The create request body for a plan and its resolved ids."""
-    technical = ["runhub"]
+    technical = ["runhub", key_tag(key)]
     if batch:
         technical.append(batch_tag(batch))
     out: dict[str, Any] = {

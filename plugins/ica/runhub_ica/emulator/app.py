@@ -218,6 +218,11 @@ class IcaEmulator(Endpoints):
                 self._idem.pop(slot, None)
         return response
 
+    def forget_idempotency(self) -> None:
+        """Drop every stored answer, as if ICA's 7-day window had passed."""
+        with self._lock:
+            self._idem.clear()
+
     def begin_in_flight(self, path: str, key: str, user: str, fingerprint: str) -> None:
         """Mark a key as in flight (tests use it to provoke the 409)."""
         with self._lock:
