@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -334,15 +335,29 @@ def test_the_supervisor_is_not_a_child_of_the_launcher(
     handed to init at once, and the short-lived first process is already reaped."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs /proc to read parent pids")
+    before = _children()
     ref = backend.launch(spec_for(pipeline, parameters={"sleep": 1}), "k").ref
+    assert _children() - before == set()  # not the supervisor, nor a zombie first process
     pid = rd.RunDir(backend.home / "runs" / ref.id).supervisor_pid()
     assert pid is not None
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    parent = int(stat.rsplit(")", 1)[1].split()[1])
-    assert parent != os.getpid()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child of ours is left to reap
+    assert _parent(Path(f"/proc/{pid}")) != os.getpid()
     wait_for(ref)
+    assert _children() - before == set()
+
+
+def _parent(proc: Path) -> int:
+    return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _children() -> set[int]:
+    """Our child processes, running or zombie."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if _parent(entry) == os.getpid():
+                    found.add(int(entry.name))
+    return found
 
 
 def test_unknown_run_is_not_found_with_suggestions(backend: LocalBackend, pipeline: Path) -> None:
