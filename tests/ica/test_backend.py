@@ -32,6 +32,7 @@ def test_launch_wait_outputs(client: Client, app: IcaEmulator, clock: Clock) -> 
     files = [o for o in outputs if o.kind == "file"]
     assert {o.path for o in outputs} >= {"out/", "out/results/"}
     assert all(o.id and o.id.startswith("fil.") for o in files)
+    assert all(isinstance(o.size, int) and o.size > 0 for o in files)
     with_urls = client.download_urls(launched.ref, outputs)
     assert all(o.url for o in with_urls if o.kind == "file")
     assert all(o.url is None for o in with_urls if o.kind == "folder")

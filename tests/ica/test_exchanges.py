@@ -130,13 +130,19 @@ def test_status_cancel_outputs_urls() -> None:
             {"dataId": "fil.r", "name": "r.html", "dataType": "FILE", "mountPath": "out/r.html"},
             {"dataId": "fol.s", "name": "sub", "dataType": "FOLDER", "children": [
                 {"dataId": "fil.t", "name": "t.tsv", "dataType": "FILE"}]}]}]}]}  # fmt: skip
-    outputs, _ = drive(b.outputs(ref), lambda r: (200, tree))
-    assert [(o.path, o.kind, o.id) for o in outputs] == [
-        ("out/", "folder", "fol.o"),
-        ("out/r.html", "file", "fil.r"),
-        ("out/sub", "folder", "fol.s"),
-        ("out/sub/t.tsv", "file", "fil.t"),
+    listing = {"items": [{"data": {"id": "fil.r", "details": {"fileSizeInBytes": 10}}}]}
+
+    def outputs_answer(request: httpx.Request) -> tuple[int, Any]:
+        return 200, listing if request.url.path.endswith("/data") else tree
+
+    outputs, sent = drive(b.outputs(ref), outputs_answer)
+    assert [(o.path, o.kind, o.id, o.size) for o in outputs] == [
+        ("out/", "folder", "fol.o", None),
+        ("out/r.html", "file", "fil.r", 10),
+        ("out/sub", "folder", "fol.s", None),
+        ("out/sub/t.tsv", "file", "fil.t", None),
     ]
+    assert sent[1].url.params.get_list("id") == ["fil.r", "fil.t"]
     urls = {"items": [{"dataId": "fil.r", "url": "https://u/r"},
                       {"dataId": "fil.t", "url": "https://u/t"}]}  # fmt: skip
     with_urls, sent = drive(b.download_urls(ref, outputs), lambda r: (200, urls))

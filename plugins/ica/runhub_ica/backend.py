@@ -40,6 +40,8 @@ from runhub_ica.translate import (
 )
 from runhub_ica.wire import get, post
 
+_SIZE_CHUNK = 100
+
 
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
@@ -271,7 +273,26 @@ class IcaBackend(Backend):
         for item in response_json(resp).get("items", []):
             for data in item.get("data") or []:
                 _flatten(data, "", found)
-        return found
+        # The outputs answer has no sizes: one data listing per 100 files adds them.
+        files = [o.id for o in found if o.kind == "file" and o.id]
+        sizes: dict[str, int] = {}
+        for start in range(0, len(files), _SIZE_CHUNK):
+            chunk = files[start : start + _SIZE_CHUNK]
+            listed = yield get(
+                self.settings,
+                f"/api/projects/{project}/data",
+                V3,
+                "output sizes",
+                id=chunk,
+                pageSize=str(len(chunk)),
+            )
+            for entry in response_json(listed).get("items", []):
+                data = entry.get("data") if isinstance(entry, dict) else None
+                details = data.get("details") if isinstance(data, dict) else None
+                size = details.get("fileSizeInBytes") if isinstance(details, dict) else None
+                if isinstance(size, int) and isinstance(data, dict):
+                    sizes[str(data.get("id"))] = size
+        return [Output(o.path, sizes.get(o.id or "", o.size), o.kind, o.id) for o in found]
 
     def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
         """Presigned URLs for the file outputs (``POST …/data:createDownloadUrls``)."""

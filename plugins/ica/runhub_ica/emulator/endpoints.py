@@ -162,10 +162,11 @@ class Endpoints:
                 {"filePathMatchMode": "STARTS_WITH_CASE_INSENSITIVE|FULL_CASE_INSENSITIVE"},
             )
         kind = params.get("type")
+        ids = set(params.get_list("id"))
         wanted = [p.lower() for p in paths]
         items = []
         for rec in self.world.data.values():
-            if rec.project != project:
+            if rec.project != project or (ids and rec.id not in ids):
                 continue
             path = rec.path.lower()
             if wanted and not any(
