@@ -15,12 +15,23 @@ samplesheet (target: well over 20,000 specs per second).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from runhub.errors import SpecError, Unsupported
 from runhub.spec import RunSpec
+from runhub_ica.names import (
+    BATCH_TAG_PREFIX,
+    KEY_TAG_PREFIX,
+    NAME_RULE,
+    batch_tag,
+    check_name,
+    default_name,
+    is_data_id,
+    is_uuid,
+    key_tag,
+    suggest_name,
+)
 
 V3 = "application/vnd.illumina.v3+json"
 V4 = "application/vnd.illumina.v4+json"
@@ -43,65 +54,9 @@ OPTIONS = (
     "output_parent_folder",
 )
 
-NAME_RULE = (
-    "ICA run names (userReference) are 1-255 characters: letters, digits, space, '_' "
-    "and '-', with '/' only between non-empty parts"
-)
-_NAME = re.compile(r"^[a-zA-Z0-9 _-]*(/[a-zA-Z0-9 _-]+)*$")
-_NAME_BAD = re.compile(r"[^a-zA-Z0-9 _/-]+")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATA_ID = re.compile(r"^(fil|fol)\.[0-9A-Za-z]+$")
 _ON_EXIST = {"overwrite": "OVERWRITE", "rename": "RENAME", "skip": "SKIP"}
-BATCH_TAG_PREFIX = "runhub-batch:"
-KEY_TAG_PREFIX = "runhub-key:"
 
 SourceKind = Literal["id", "path", "s3"]
-
-
-def is_uuid(text: str) -> bool:
-    """True for a canonical UUID (pipeline, storage, project and activation ids)."""
-    return bool(_UUID.match(text))
-
-
-def is_data_id(text: str) -> bool:
-    """True for an ICA data id (``fil.…`` or ``fol.…``)."""
-    return bool(_DATA_ID.match(text))
-
-
-def batch_tag(batch: str) -> str:
-    """The technical tag that marks every run of one launch batch."""
-    return BATCH_TAG_PREFIX + batch
-
-
-def key_tag(key: str) -> str:
-    """The technical tag that names a launch's key: lets ``recover`` find the run
-    even after ICA's 7-day idempotency window."""
-    return KEY_TAG_PREFIX + key
-
-
-def suggest_name(text: str) -> str:
-    """A valid userReference close to ``text`` (bad characters become ``_``)."""
-    parts = [_NAME_BAD.sub("_", part).strip() for part in text.split("/")]
-    name = "/".join(part for part in parts if part)[:255].rstrip("/")
-    return name or "run"
-
-
-def check_name(name: str, field: str = "name") -> str:
-    """``name`` if it is a valid userReference, else a SpecError quoting the rule."""
-    if 1 <= len(name) <= 255 and _NAME.match(name):
-        return name
-    raise SpecError(
-        f"{name!r} is not a valid ICA run name",
-        field=field,
-        hint=f"{NAME_RULE}; e.g. {suggest_name(name)!r}",
-    )
-
-
-def default_name(key: str) -> str:
-    """The name of a run launched without one: derived from the launch key, so a
-    retried launch sends the same body (ICA answers 422 to a changed body)."""
-    stem = suggest_name(key.removeprefix("runhub-"))
-    return f"runhub-{stem}"[:255]
 
 
 def param_text(value: Any) -> str:
@@ -410,6 +365,30 @@ def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[st
     if r.activation_id:
         out["activationCodeDetailId"] = r.activation_id
     return out
+
+
+__all__ = [
+    "BATCH_TAG_PREFIX",
+    "CUSTOM_KINDS",
+    "KEY_TAG_PREFIX",
+    "KINDS",
+    "NAME_RULE",
+    "V3",
+    "V4",
+    "Mount",
+    "Plan",
+    "Resolved",
+    "batch_tag",
+    "body",
+    "check_name",
+    "default_name",
+    "is_data_id",
+    "is_uuid",
+    "key_tag",
+    "plan",
+    "suggest_name",
+    "translate",
+]
 
 
 def translate(
