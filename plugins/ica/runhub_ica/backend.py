@@ -29,7 +29,6 @@ from runhub_ica.problems import error_for
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
 from runhub_ica.translate import (
-    CUSTOM_KINDS,
     V3,
     V4,
     Resolved,
@@ -324,4 +323,4 @@ def _flatten(data: dict[str, Any], parent: str, into: list[Output]) -> None:
         _flatten(child, path.rstrip("/"), into)
 
 
-__all__ = ["CUSTOM_KINDS", "IcaBackend"]
+__all__ = ["IcaBackend"]
