@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -40,7 +41,7 @@ log = logging.getLogger("runhub.local")
 
 #: How long ``cancel`` waits for the supervisor to record the end of the run.
 CANCEL_WAIT = 2.0
-#: How long ``launch`` waits for the supervisor's first process to fork and exit.
+#: How long a supervisor may take to start before its run counts as failed.
 SPAWN_TIMEOUT = 30.0
 
 # Started by `python -c` with runhub's own location on sys.path, so the supervisor
@@ -85,6 +86,11 @@ class LocalBackend(Backend):
         rd.FAILED: RunState.FAILED,
         rd.CANCELLED: RunState.CANCELLED,
     }
+
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
+        self._lock = threading.Lock()
+        self._starting: list[tuple[subprocess.Popen[bytes], rd.RunDir]] = []
 
     @property
     def home(self) -> Path:
@@ -134,6 +140,7 @@ class LocalBackend(Backend):
         A second launch with the same ``key`` returns the run the first one made.
         """
         self.validate(spec)
+        self._reap()
         home = self.home
         existing = _read_key(home, key)
         if existing is not None:
@@ -152,10 +159,12 @@ class LocalBackend(Backend):
 
     def status(self, ref: RunRef) -> RunStatus:
         """The run's state as its supervisor last recorded it."""
+        self._reap()
         return self._status(self._rundir(ref), ref.batch)
 
     def statuses(self, refs: Sequence[RunRef]) -> list[RunStatus]:
         """The status of each run, in the order given."""
+        self._reap()
         return [self.status(ref) for ref in refs]
 
     def cancel(self, ref: RunRef) -> RunStatus:
@@ -168,7 +177,12 @@ class LocalBackend(Backend):
         if run.state().get("state") in rd.TERMINAL:
             return self._status(run, ref.batch)
         run.cancel_file.touch()
+        self._reap()
         pid = run.supervisor_pid()
+        deadline = time.monotonic() + CANCEL_WAIT
+        while pid is None and _starting(run) and time.monotonic() < deadline:
+            time.sleep(0.01)  # its supervisor is starting: it will see the cancel file
+            pid = run.supervisor_pid()
         if pid is None and (claim := _claim_spawn(run)) is not None:
             claim.close()  # never started, and now nobody will start it
             run.update_state(
@@ -267,16 +281,31 @@ class LocalBackend(Backend):
                 stderr=claim,
                 start_new_session=True,  # detached: the run survives the caller
             )
-        try:
-            code = proc.wait(timeout=SPAWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        if code != 0 and run.supervisor_pid() is None:
-            problem = rd.tail(run.logs / "supervisor.log") or f"exit code {code}"
-            run.update_state(
-                state=rd.FAILED, ended=rd.now(), message=f"supervisor did not start: {problem}"
-            )
+        # Not waited for here: it forks and exits within moments, and the next call
+        # (or close) reaps it, so launching costs a fork, not an interpreter start.
+        with self._lock:
+            self._starting.append((proc, run))
+
+    def _reap(self, timeout: float | None = 0.0) -> None:
+        """Collect first supervisor processes that have exited (no zombies left)."""
+        with self._lock:
+            starting, self._starting = self._starting, []
+        waiting = []
+        for proc, run in starting:
+            try:
+                code = proc.wait(timeout=timeout) if timeout else proc.poll()
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is None:
+                waiting.append((proc, run))
+            elif code != 0 and run.supervisor_pid() is None:
+                _never_started(run, f"exit code {code}")
+        with self._lock:
+            self._starting.extend(waiting)
+
+    def close(self) -> None:
+        """Reap the supervisors' first processes; the runs themselves go on."""
+        self._reap(timeout=SPAWN_TIMEOUT)
 
     def _rundir(self, ref: RunRef) -> rd.RunDir:
         runs = self.home / "runs"
@@ -294,7 +323,9 @@ class LocalBackend(Backend):
         native = data.get("state")
         if native not in rd.TERMINAL:
             pid = run.supervisor_pid()
-            if pid is not None and not _alive(pid, run):
+            if pid is None and _starting(run) and _age(run) > SPAWN_TIMEOUT:
+                data = _never_started(run, f"no supervisor after {SPAWN_TIMEOUT:g} s")
+            elif pid is not None and not _alive(pid, run):
                 data = run.state()  # it may have finished between the two reads
                 if data.get("state") not in rd.TERMINAL:
                     data = run.update_state(
@@ -323,6 +354,26 @@ class LocalBackend(Backend):
                 "stderr": str(run.logs / "stderr.log"),
             },
         )
+
+
+def _starting(run: rd.RunDir) -> bool:
+    """True once a launcher has claimed the start of this run."""
+    return (run.logs / "supervisor.log").exists()
+
+
+def _age(run: rd.RunDir) -> float:
+    """Seconds since the start of this run was claimed."""
+    try:
+        return time.time() - (run.logs / "supervisor.log").stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _never_started(run: rd.RunDir, why: str) -> dict[str, Any]:
+    problem = rd.tail(run.logs / "supervisor.log") or why
+    return run.update_state(
+        state=rd.FAILED, ended=rd.now(), message=f"supervisor did not start: {problem}"
+    )
 
 
 def _claim_spawn(run: rd.RunDir) -> BinaryIO | None:

@@ -65,8 +65,10 @@ def pipeline(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def backend(home: Path) -> LocalBackend:
-    return LocalBackend(LocalSettings(home=home, cancel_grace=0.5))
+def backend(home: Path) -> Iterator[LocalBackend]:
+    made = LocalBackend(LocalSettings(home=home, cancel_grace=0.5))
+    yield made
+    made.close()
 
 
 @pytest.fixture

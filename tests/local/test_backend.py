@@ -332,15 +332,15 @@ def test_the_supervisor_is_not_a_child_of_the_launcher(
     backend: LocalBackend, pipeline: Path, wait_for: Waiter
 ) -> None:
     """A long-lived launching process must not collect zombies: the supervisor is
-    handed to init at once, and the short-lived first process is already reaped."""
+    handed to init at once, and the short-lived first process is reaped by the next
+    call (or close)."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs /proc to read parent pids")
     before = _children()
     ref = backend.launch(spec_for(pipeline, parameters={"sleep": 1}), "k").ref
-    assert _children() - before == set()  # not the supervisor, nor a zombie first process
-    pid = rd.RunDir(backend.home / "runs" / ref.id).supervisor_pid()
-    assert pid is not None
-    assert _parent(Path(f"/proc/{pid}")) != os.getpid()
+    run = rd.RunDir(backend.home / "runs" / ref.id)
+    assert _eventually(lambda: run.supervisor_pid() is not None)
+    assert _parent(Path(f"/proc/{run.supervisor_pid()}")) != os.getpid()
     wait_for(ref)
     assert _children() - before == set()
 
@@ -422,6 +422,38 @@ def test_cancel_stops_the_run_and_reports_cancelled(
     assert _eventually(lambda: pid_gone(child))
     # Cancelling a finished run changes nothing.
     assert backend.cancel(ref).state is RunState.CANCELLED
+
+
+def test_cancel_right_after_launch(backend: LocalBackend, pipeline: Path, wait_for: Waiter) -> None:
+    # The supervisor may not even have written its pid yet.
+    ref = backend.launch(spec_for(pipeline, parameters={"sleep": 60}), "k").ref
+    backend.cancel(ref)
+    assert wait_for(ref).state is RunState.CANCELLED
+
+
+def test_supervisor_that_cannot_start_fails_the_run(
+    backend: LocalBackend, pipeline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    ref = backend.launch(spec_for(pipeline), "k").ref
+    assert _eventually(lambda: backend.status(ref).is_terminal)
+    status = backend.status(ref)
+    assert status.state is RunState.FAILED
+    assert status.message == "supervisor did not start: exit code 1"
+
+
+def test_supervisor_that_never_reports_fails_the_run_after_a_while(
+    backend: LocalBackend, pipeline: Path, home: Path
+) -> None:
+    # Another process claimed the start, then died before the supervisor ran.
+    run = backend._create(spec_for(pipeline), "lost", None)
+    log = run.logs / "supervisor.log"
+    log.write_text("")
+    assert backend.status(RunRef("local", run.run_id)).state is RunState.QUEUED
+    os.utime(log, (time.time() - 3600, time.time() - 3600))
+    status = backend.status(RunRef("local", run.run_id))
+    assert status.state is RunState.FAILED
+    assert "no supervisor after 30 s" in (status.message or "")
 
 
 def test_cancel_escalates_to_sigkill_after_the_grace_period(
