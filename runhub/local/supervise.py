@@ -1,9 +1,9 @@
 """The supervisor of one local run: ``python -m runhub.local.supervise <rundir>``.
 
-The launcher starts this in a new session and waits only for its first process,
-which forks, writes the supervisor's pid and exits at once. The forked supervisor
-is therefore adopted by init: it outlives the launcher, and a long-lived launching
-process is never left with a zombie. The supervisor starts the pipeline's ``run``
+The launcher starts this in a new session. Its first process forks, writes the
+supervisor's pid and exits at once (the launcher reaps it on its next call). The
+forked supervisor is therefore adopted by init: it outlives the launcher, and a
+long-lived launching process is never left holding it as a zombie. The supervisor starts the pipeline's ``run``
 in its own process group, waits for it and records the outcome in ``state.json``,
 so ``status`` works from any process at any later time.
 
