@@ -3,9 +3,9 @@
 The launcher starts this in a new session. Its first process forks, writes the
 supervisor's pid and exits at once (the launcher reaps it on its next call). The
 forked supervisor is therefore adopted by init: it outlives the launcher, and a
-long-lived launching process is never left holding it as a zombie. The supervisor starts the pipeline's ``run``
-in its own process group, waits for it and records the outcome in ``state.json``,
-so ``status`` works from any process at any later time.
+long-lived launching process is never left holding it as a zombie. The supervisor
+starts the pipeline's ``run`` in its own process group, waits for it and records the
+outcome in ``state.json``, so ``status`` works from any process at any later time.
 
 Cancel sends SIGTERM to the supervisor, which passes it to the run's process group
 and escalates to SIGKILL after the grace period written in ``launch.json``.
