@@ -42,6 +42,7 @@ class _Supervisor:
         self.grace = grace
         self.child: int | None = None
         self.cancelled = False
+        self.escalating = False
 
     def on_term(self, signum: int, frame: FrameType | None) -> None:
         self.cancelled = True
@@ -55,7 +56,9 @@ class _Supervisor:
         if self.child is None:
             return  # not started yet: main() checks the flag right after starting
         self._signal_group(signal.SIGTERM)
-        signal.setitimer(signal.ITIMER_REAL, max(self.grace, 0.001))
+        if not self.escalating:  # a second cancel must not extend the grace period
+            self.escalating = True
+            signal.setitimer(signal.ITIMER_REAL, max(self.grace, 0.001))
 
     def _signal_group(self, sig: signal.Signals) -> None:
         if self.child is not None:
@@ -125,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     # Handlers first: a cancel may arrive the moment the pid file exists.
     signal.signal(signal.SIGTERM, supervisor.on_term)
     signal.signal(signal.SIGALRM, supervisor.on_alarm)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     pid = os.fork()
     if pid:
         _write_pid(rundir, pid)
