@@ -69,6 +69,9 @@ class Pacer:
     the rate that drew the 429 (and held back for any ``Retry-After``, for every
     request, not only the one that got it); each success raises the rate by about
     one request per second per second, probing gently back towards the limit.
+    The rate drops at most once per ``window``: the 429s that answer requests
+    already in flight tell nothing new, and cutting once for each of them would
+    pace far below the limit.
     """
 
     decrease = 0.85
@@ -79,6 +82,7 @@ class Pacer:
         self._next = 0.0
         self._paused_until = 0.0
         self._recent: list[float] = []
+        self._cut_at = float("-inf")
         #: 429 answers seen (benchmarks report the share).
         self.throttled = 0
 
@@ -103,9 +107,11 @@ class Pacer:
         """A 429: slow down, and pause everyone for ``retry_after`` seconds."""
         self.throttled += 1
         now = time.monotonic()
-        observed = sum(1 for t in self._recent if t >= now - self.window) / self.window
-        current = self.rate if self.rate is not None else max(observed, 1.0)
-        self.rate = max(0.5, min(current, max(observed, 1.0)) * self.decrease)
+        if now - self._cut_at >= self.window:
+            self._cut_at = now
+            observed = sum(1 for t in self._recent if t >= now - self.window) / self.window
+            current = self.rate if self.rate is not None else max(observed, 1.0)
+            self.rate = max(0.5, min(current, max(observed, 1.0)) * self.decrease)
         if retry_after:
             self._paused_until = max(self._paused_until, now + retry_after)
 
