@@ -63,16 +63,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as err:
         _fail(err.format_message())
         return 2
-    except click.Abort as err:
+    except click.Abort as err:  # click turns Ctrl-C (and EOF at a prompt) into Abort
         if isinstance(err.__cause__, KeyboardInterrupt):
-            _fail("interrupted (runs already launched keep running; see 'runhub status')")
+            _fail(_INTERRUPTED)
             return 130
         _fail("aborted")
         return 1
     except KeyboardInterrupt:
-        _fail("interrupted (runs already launched keep running; see 'runhub status')")
+        _fail(_INTERRUPTED)
         return 130
     return result if isinstance(result, int) else 0
+
+
+_INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
 
 
 def _fail(message: str) -> None:
