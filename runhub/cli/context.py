@@ -30,8 +30,11 @@ class Session:
 
     def _new_client(self) -> Client:
         from runhub.client import Client
+        from runhub.ledger import Ledger
 
-        return Client(profile=self.profile)
+        # Every launch is recorded before it is sent, so crash recovery can tell
+        # this launch's run from others (RUNHUB_HOME/ledger.sqlite).
+        return Client(profile=self.profile, ledger=Ledger())
 
     def close(self) -> None:
         """Release the client, if one was built."""

@@ -203,3 +203,12 @@ def test_ctrl_c_while_waiting_exits_130_and_the_run_keeps_going(
     ]
     assert cli("status", ref, "-o", "json").json()[0]["state"] in ("QUEUED", "RUNNING")
     assert cli("cancel", ref).code == 0
+
+
+def test_launches_are_recorded_in_the_ledger(cli: Any, ok_spec: Path, home: Path) -> None:
+    from runhub.ledger import Ledger
+
+    ref = launched(cli, ok_spec, "--name", "recorded")
+    record = Ledger(home / "ledger.sqlite").by_ref(ref)
+    assert record is not None
+    assert (record.backend, record.name) == ("local", "recorded")
