@@ -16,24 +16,30 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from runhub.backend import Backend, Capabilities, Output, RunRef
 from runhub.config import BackendSettings, runhub_home
-from runhub.errors import NotFound, SpecError
+from runhub.errors import ConfigError, NotFound, SpecError
 from runhub.local import rundir as rd
 from runhub.local.inputs import entrypoint, mount_targets
 from runhub.local.params import arguments, check_options, text
+from runhub.local.spawn import (
+    SPAWN_TIMEOUT,
+    Spawner,
+    age,
+    alive,
+    claim_start,
+    never_started,
+    starting,
+)
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 
@@ -41,15 +47,6 @@ log = logging.getLogger("runhub.local")
 
 #: How long ``cancel`` waits for the supervisor to record the end of the run.
 CANCEL_WAIT = 2.0
-#: How long a supervisor may take to start before its run counts as failed.
-SPAWN_TIMEOUT = 30.0
-
-# Started by `python -c` with runhub's own location on sys.path, so the supervisor
-# finds the same runhub as the launcher without touching the run's PYTHONPATH.
-_SUPERVISOR = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from runhub.local.supervise import main; sys.exit(main(sys.argv[2:]))"
-)
 
 
 class LocalSettings(BackendSettings):
@@ -89,8 +86,7 @@ class LocalBackend(Backend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        self._lock = threading.Lock()
-        self._starting: list[tuple[subprocess.Popen[bytes], rd.RunDir]] = []
+        self._spawner = Spawner()
 
     @property
     def home(self) -> Path:
@@ -140,7 +136,7 @@ class LocalBackend(Backend):
         A second launch with the same ``key`` returns the run the first one made.
         """
         self.validate(spec)
-        self._reap()
+        self._spawner.reap()
         home = self.home
         existing = _read_key(home, key)
         if existing is not None:
@@ -153,18 +149,18 @@ class LocalBackend(Backend):
         if holder is not None:  # another launch with this key won the race
             shutil.rmtree(run.path, ignore_errors=True)
             return self._resume(rd.RunDir(home / "runs" / holder), batch)
-        self._spawn(run)
+        self._spawner.spawn(run)
         log.debug("launched local:%s in %s", run.run_id, run.path)
         return self._status(run, batch)
 
     def status(self, ref: RunRef) -> RunStatus:
         """The run's state as its supervisor last recorded it."""
-        self._reap()
+        self._spawner.reap()
         return self._status(self._rundir(ref), ref.batch)
 
     def statuses(self, refs: Sequence[RunRef]) -> list[RunStatus]:
         """The status of each run, in the order given."""
-        self._reap()
+        self._spawner.reap()
         return [self.status(ref) for ref in refs]
 
     def cancel(self, ref: RunRef) -> RunStatus:
@@ -177,18 +173,18 @@ class LocalBackend(Backend):
         if run.state().get("state") in rd.TERMINAL:
             return self._status(run, ref.batch)
         run.cancel_file.touch()
-        self._reap()
+        self._spawner.reap()
         pid = run.supervisor_pid()
         deadline = time.monotonic() + CANCEL_WAIT
-        while pid is None and _starting(run) and time.monotonic() < deadline:
+        while pid is None and starting(run) and time.monotonic() < deadline:
             time.sleep(0.01)  # its supervisor is starting: it will see the cancel file
             pid = run.supervisor_pid()
-        if pid is None and (claim := _claim_spawn(run)) is not None:
+        if pid is None and (claim := claim_start(run)) is not None:
             claim.close()  # never started, and now nobody will start it
             run.update_state(
                 state=rd.CANCELLED, ended=rd.now(), message="cancelled before it started"
             )
-        elif pid is not None and _alive(pid, run):
+        elif pid is not None and alive(pid, run):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             log.debug("cancel local:%s: SIGTERM to supervisor %d", run.run_id, pid)
@@ -225,14 +221,28 @@ class LocalBackend(Backend):
 
     def _create(self, spec: RunSpec, key: str, batch: str | None) -> rd.RunDir:
         runs = self.home / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        while True:
-            run = rd.RunDir(runs / rd.new_run_id())
-            try:
-                run.path.mkdir()
-                break
-            except FileExistsError:  # same second, same 32 random bits: draw again
-                continue
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+            while True:
+                run = rd.RunDir(runs / rd.new_run_id())
+                try:
+                    run.path.mkdir()
+                    break
+                except FileExistsError:  # same second, same 32 random bits: draw again
+                    continue
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create a run directory in {runs}: {exc.strerror}",
+                hint="set RUNHUB_HOME to a folder you can write to",
+            ) from None
+        try:
+            self._fill(run, spec, key, batch)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)  # no half-made run left behind
+            raise
+        return run
+
+    def _fill(self, run: rd.RunDir, spec: RunSpec, key: str, batch: str | None) -> None:
         for sub in (run.logs, run.data, run.results):
             sub.mkdir()
         for target, source in mount_targets(spec).items():
@@ -255,57 +265,18 @@ class LocalBackend(Backend):
         rd.write_json_atomic(
             run.state_file, {"state": rd.QUEUED, "created": rd.now(), "name": spec.name}
         )
-        return run
 
     def _resume(self, run: rd.RunDir, batch: str | None) -> RunStatus:
         """The status of a run launched earlier with the same key, starting it if the
         launch that created it stopped before starting it (a crash)."""
         if run.state().get("state") == rd.QUEUED and run.supervisor_pid() is None:
             log.debug("local:%s was never started; starting it now", run.run_id)
-            self._spawn(run)
+            self._spawner.spawn(run)
         return self._status(run, batch)
-
-    def _spawn(self, run: rd.RunDir) -> None:
-        import runhub
-
-        where = str(Path(runhub.__file__).resolve().parent.parent)
-        claim = _claim_spawn(run)
-        if claim is None:
-            return
-        with claim:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _SUPERVISOR, where, str(run.path)],
-                cwd=run.path,
-                stdin=subprocess.DEVNULL,
-                stdout=claim,
-                stderr=claim,
-                start_new_session=True,  # detached: the run survives the caller
-            )
-        # Not waited for here: it forks and exits within moments, and the next call
-        # (or close) reaps it, so launching costs a fork, not an interpreter start.
-        with self._lock:
-            self._starting.append((proc, run))
-
-    def _reap(self, timeout: float | None = 0.0) -> None:
-        """Collect first supervisor processes that have exited (no zombies left)."""
-        with self._lock:
-            starting, self._starting = self._starting, []
-        waiting = []
-        for proc, run in starting:
-            try:
-                code = proc.wait(timeout=timeout) if timeout else proc.poll()
-            except subprocess.TimeoutExpired:
-                code = None
-            if code is None:
-                waiting.append((proc, run))
-            elif code != 0 and run.supervisor_pid() is None:
-                _never_started(run, f"exit code {code}")
-        with self._lock:
-            self._starting.extend(waiting)
 
     def close(self) -> None:
         """Reap the supervisors' first processes; the runs themselves go on."""
-        self._reap(timeout=SPAWN_TIMEOUT)
+        self._spawner.close()
 
     def _rundir(self, ref: RunRef) -> rd.RunDir:
         runs = self.home / "runs"
@@ -323,9 +294,9 @@ class LocalBackend(Backend):
         native = data.get("state")
         if native not in rd.TERMINAL:
             pid = run.supervisor_pid()
-            if pid is None and _starting(run) and _age(run) > SPAWN_TIMEOUT:
-                data = _never_started(run, f"no supervisor after {SPAWN_TIMEOUT:g} s")
-            elif pid is not None and not _alive(pid, run):
+            if pid is None and starting(run) and age(run) > SPAWN_TIMEOUT:
+                data = never_started(run, f"no supervisor after {SPAWN_TIMEOUT:g} s")
+            elif pid is not None and not alive(pid, run):
                 data = run.state()  # it may have finished between the two reads
                 if data.get("state") not in rd.TERMINAL:
                     data = run.update_state(
@@ -356,60 +327,11 @@ class LocalBackend(Backend):
         )
 
 
-def _starting(run: rd.RunDir) -> bool:
-    """True once a launcher has claimed the start of this run."""
-    return (run.logs / "supervisor.log").exists()
-
-
-def _age(run: rd.RunDir) -> float:
-    """Seconds since the start of this run was claimed."""
-    try:
-        return time.time() - (run.logs / "supervisor.log").stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
-
-
-def _never_started(run: rd.RunDir, why: str) -> dict[str, Any]:
-    problem = rd.tail(run.logs / "supervisor.log") or why
-    return run.update_state(
-        state=rd.FAILED, ended=rd.now(), message=f"supervisor did not start: {problem}"
-    )
-
-
-def _claim_spawn(run: rd.RunDir) -> BinaryIO | None:
-    """Create the supervisor log exclusively: whoever does may start (or settle) the run."""
-    try:
-        return (run.logs / "supervisor.log").open("xb")
-    except FileExistsError:
-        return None
-
-
 def _read_key(home: Path, key: str) -> str | None:
     try:
         return rd.key_file(home, key).read_text(encoding="ascii").strip() or None
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _alive(pid: int, run: rd.RunDir) -> bool:
-    """True if ``pid`` is still this run's supervisor.
-
-    Where /proc exists, the process must also name the run directory on its command
-    line: that tells a recycled pid, or a zombie nobody reaped, from the supervisor.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists()  # no /proc (macOS): trust kill(0)
-    except OSError:
-        return True
-    return str(run.path).encode() in cmdline.split(b"\0")
 
 
 def _time(value: Any) -> datetime | None:

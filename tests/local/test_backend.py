@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from runhub.backend import RunRef
-from runhub.errors import NotFound, SpecError
+from runhub.errors import ConfigError, NotFound, SpecError
 from runhub.local import rundir as rd
 from runhub.local.backend import LocalBackend, LocalSettings
 from runhub.spec import RunSpec
@@ -127,6 +127,15 @@ def test_what_the_local_backend_cannot_express_is_rejected(
 
 def test_other_backends_options_are_ignored(backend: LocalBackend, pipeline: Path) -> None:
     backend.validate(spec_for(pipeline, options={"ica": {"storage": "Small"}}))
+
+
+def test_unwritable_home_is_a_config_error(tmp_path: Path, pipeline: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    backend = LocalBackend(LocalSettings(home=blocker / "home"))
+    with pytest.raises(ConfigError, match="cannot create a run directory") as err:
+        backend.launch(spec_for(pipeline), "k")
+    assert "RUNHUB_HOME" in str(err.value)
 
 
 def test_invalid_spec_starts_nothing(backend: LocalBackend, home: Path, tmp_path: Path) -> None:
