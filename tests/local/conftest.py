@@ -47,9 +47,13 @@ def write_pipeline(folder: Path, script: str = ECHO_RUN, *, name: str = "run") -
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh runhub home (RUNHUB_HOME) for the test."""
+    """A fresh runhub home (RUNHUB_HOME) for the test, and no user profile."""
     path = tmp_path / "home"
     monkeypatch.setenv("RUNHUB_HOME", str(path))
+    monkeypatch.setenv("RUNHUB_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.delenv("RUNHUB_PROFILE", raising=False)
+    for name in ("RUNHUB_LOCAL_CANCEL_GRACE", "RUNHUB_DISABLE_PLUGINS", "RUNHUB_LOAD_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
     return path
 
 
