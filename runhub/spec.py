@@ -12,6 +12,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -54,6 +55,9 @@ def _fail(problem: str, loc: str = "") -> PydanticCustomError:
 def _check_scalar(value: Any, loc: str, what: str = "a scalar (string, number or boolean)") -> None:
     if not isinstance(value, _SCALARS):
         raise _fail(f"expected {what}, got {_kind(value)}", loc)
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON (the ledger, every platform API) has no infinity or NaN.
+        raise _fail(f"expected a finite number, got {value}", loc)
 
 
 def _check_parameters(value: Any) -> Any:
@@ -71,8 +75,8 @@ def _check_parameters(value: Any) -> Any:
             if isinstance(item, list | tuple):
                 for index, element in enumerate(item):
                     _check_scalar(element, f"{key}.{index}")
-            elif not isinstance(item, _SCALARS):
-                raise _fail(f"expected a scalar or a list, got {_kind(item)}", key)
+            else:
+                _check_scalar(item, key, "a scalar or a list")
         return dict(value)
     raise _fail(f"expected a list (ordered) or a mapping (named), got {_kind(value)}")
 
