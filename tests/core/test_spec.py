@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runhub.errors import SpecError
 from runhub.spec import DataMount, RunSpec
@@ -124,6 +126,8 @@ INVALID: list[tuple[Any, str | None, str]] = [
     ({"pipeline": "p", "parameters": {"a": [1, {"x": 1}]}}, "parameters.a.1", "got a mapping"),
     ({"pipeline": "p", "parameters": {"a": None}}, "parameters.a", "got null"),
     ({"pipeline": "p", "parameters": {"": 1}}, "parameters", "non-empty strings"),
+    ({"pipeline": "p", "parameters": {"x": float("inf")}}, "parameters.x", "a finite number"),
+    ({"pipeline": "p", "parameters": [1.0, float("nan")]}, "parameters.1", "a finite number"),
     ({"pipeline": "p", "processes": {"s": "x"}}, "processes.s", "a list (ordered) or a mapping"),
     ({"pipeline": "p", "processes": {"s": {"a": {"b": 1}}}}, "processes.s.a", "got a mapping"),
     ({"pipeline": "p", "processes": ["x"]}, "processes", "got a list"),
@@ -311,3 +315,41 @@ def test_file_errors_from_validation_name_the_file_and_field(tmp_path: Path) -> 
     with pytest.raises(SpecError) as err:
         RunSpec.from_file(path)
     assert str(err.value).startswith(f"{path}: parameters.threads: expected a scalar or a list")
+
+
+# -- any valid spec round-trips (property) ---------------------------------------------
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+_scalar = st.one_of(
+    _text,
+    st.integers(-(10**9), 10**9),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+_named = st.dictionaries(_text, st.one_of(_scalar, st.lists(_scalar, max_size=3)), max_size=4)
+_parameters = st.one_of(st.none(), st.lists(_scalar, max_size=4), _named)
+_specs = st.fixed_dictionaries(
+    {"pipeline": _text},
+    optional={
+        "name": _text,
+        "version": st.one_of(st.integers(0, 99), _text),
+        "mounts": st.lists(
+            st.fixed_dictionaries({"source": _text}, optional={"path": _text, "input": _text}),
+            max_size=3,
+        ),
+        "parameters": _parameters,
+        "processes": st.dictionaries(_text, st.one_of(st.lists(_scalar, max_size=3), _named)),
+        "tags": st.dictionaries(_text, _text, max_size=3),
+        "options": st.dictionaries(_text, st.dictionaries(_text, _scalar, max_size=2), max_size=2),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_specs)
+def test_any_valid_spec_round_trips_through_yaml_and_json(data: dict[str, Any]) -> None:
+    spec = RunSpec.from_data(data)
+    assert RunSpec.from_data(spec.to_data()) == spec
+    assert RunSpec.from_data(yaml.safe_load(yaml.safe_dump(spec.to_data()))) == spec
+    assert RunSpec.from_data(json.loads(json.dumps(spec.to_data()))) == spec
+    assert RunSpec.from_data(json.loads(json.dumps(spec.to_data()))).digest() == spec.digest()
