@@ -19,20 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rows import POLICY, POLL, RETRYABLE, SLOW, spec_for
 from runhub_codeocean.backend import CodeOceanBackend
-from runhub_codeocean.emulator import QC_CAPSULE, CodeOceanEmulator
+from runhub_codeocean.emulator import CodeOceanEmulator
 from runhub_codeocean.states import map_state
 from runhub_ica.backend import IcaBackend
 from runhub_ica.emulator import IcaEmulator, seed
 
 from runhub.aio import AsyncClient
 from runhub.backend import RunRef
-from runhub.client import PollSchedule
-from runhub.errors import AmbiguousLaunch, RunhubError, TransportError
+from runhub.errors import RunhubError
 from runhub.ledger import Ledger
 from runhub.local.backend import LocalBackend
 from runhub.plugins import BackendInfo, Registry
-from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 from runhub.testing.emulator import FAULT_KINDS, Clock, EmulatorServer, FaultPlan
@@ -41,23 +40,6 @@ from runhub.testing.emulator import FAULT_KINDS, Clock, EmulatorServer, FaultPla
 ICA_KEY = "ICAKEY-fake-7c1f09d2b4e84a5f"
 CO_TOKEN = "COTOKEN-fake-3e9a6b10c2d74f88"
 PLATFORMS = ("ica", "codeocean")
-FASTQC = "fastqc-0-12"
-
-#: A read timeout short enough that ``slow`` answers (``SLOW`` s) outlast it.
-READ_TIMEOUT = 0.3
-SLOW = 0.6
-#: Quick retries; many attempts, as a 20% fault rate calls for.
-POLICY = RetryPolicy(
-    attempts=10,
-    budget=30.0,
-    wait_initial=0.005,
-    wait_max=0.05,
-    wait_jitter=0.01,
-    max_retry_after=0.05,
-    read_timeout=READ_TIMEOUT,
-    connect_timeout=2.0,
-)
-POLL = PollSchedule(initial=0.05, cap=0.2, jitter=0.0)
 
 
 def registry() -> Registry:
@@ -111,27 +93,27 @@ class Platform:
 
     def spec(self, row: int, *, fail: bool = False) -> RunSpec:
         """Row ``row``'s run; ``fail`` scripts the run to end FAILED."""
+        return spec_for(self.name, row, fail=fail)
+
+    def env(self) -> dict[str, str]:
+        """The environment variables a user of this platform sets."""
+        values = self.settings[self.name]
         if self.name == "ica":
-            params: dict[str, Any] = {"sample": f"S{row}"}
-            if fail:
-                params["mode"] = seed.FAIL_VALUE
-            return RunSpec.from_data(
-                {
-                    "backend": "ica",
-                    "pipeline": FASTQC,
-                    "name": f"row {row}",
-                    "mounts": [{"source": "/fastqs/", "input": "reads"}],
-                    "parameters": params,
-                }
-            )
-        return RunSpec.from_data(
-            {
-                "backend": "codeocean",
-                "pipeline": QC_CAPSULE,
-                "name": f"row {row}",
-                "parameters": {"NumFiles": str(row), "mode": "fail" if fail else "fast"},
+            return {
+                "ICAV2_SERVER_URL": values["server_url"],
+                "ICAV2_X_API_KEY": values["x_api_key"],
+                "ICAV2_PROJECT_ID": values["project_id"],
             }
-        )
+        return {"CODEOCEAN_URL": values["url"], "CODEOCEAN_API_TOKEN": values["api_token"]}
+
+    def is_create(self, request: Any) -> bool:
+        """True for the request that creates a run."""
+        path = request.url.path
+        if request.method != "POST":
+            return False
+        if self.name == "ica":
+            return path.endswith(("/analysis:nextflow", "/analysis:cwl"))
+        return path.rstrip("/").endswith("/api/v1/computations")
 
 
 @contextmanager
@@ -161,9 +143,6 @@ def client(platform: Platform, ledger: Ledger | None, **kwargs: Any) -> AsyncCli
         ledger=ledger,
         **kwargs,
     )
-
-
-RETRYABLE = (AmbiguousLaunch, TransportError)
 
 
 @dataclass

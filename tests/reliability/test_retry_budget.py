@@ -19,7 +19,6 @@ from runhub.policy import RetryPolicy
 from runhub.testing.emulator import EmulatorServer, RateLimit
 
 
-
 def _client(platform: Platform, policy: RetryPolicy) -> Client:
     return Client(settings=platform.settings, policy=policy, plugins=registry())
 
@@ -37,7 +36,8 @@ def test_endless_503_stops_after_the_configured_attempts(name: str) -> None:
     error = caught.value
     assert error.status == 503
     assert error.exit_code == 4
-    assert "503" in str(error) and "\n" not in str(error)
+    assert "503" in str(error)
+    assert "\n" not in str(error)
 
 
 def test_endless_503_stops_at_the_time_budget() -> None:
@@ -96,8 +96,10 @@ def test_429_storm_is_absorbed_by_backing_off(name: str, tmp_path: Path) -> None
         created = platform.created_ids()
     assert outcome.raised == {}
     assert len(outcome.statuses) == 60
-    assert len(created) == 60 and len(set(created)) == 60
-    assert outcome.throttled > 0 and limit.limited == outcome.throttled
+    assert len(created) == 60
+    assert len(set(created)) == 60
+    assert outcome.throttled > 0
+    assert limit.limited == outcome.throttled
     # Backing off keeps the 429s a small share of what was sent.
     assert outcome.throttled < outcome.sent / 2
 
@@ -115,3 +117,23 @@ def test_429_past_the_budget_is_rate_limited(tmp_path: Path) -> None:
         assert platform.created_ids() == []
     assert caught.value.exit_code == 4
 
+
+def test_the_rows_script_the_emulators_as_they_expect() -> None:
+    from rows import ICA_FAIL, QC_CAPSULE
+    from runhub_codeocean.emulator import QC_CAPSULE as SEEDED
+    from runhub_ica.emulator import seed
+
+    assert ICA_FAIL == seed.FAIL_VALUE
+    assert QC_CAPSULE == SEEDED
+
+
+def test_a_burst_of_429s_cuts_the_pace_once() -> None:
+    from runhub.transport import Pacer
+
+    pacer = Pacer()
+    for _ in range(40):
+        pacer.delay()
+    for _ in range(16):  # every request in flight answered 429 at once
+        pacer.throttle(None)
+    assert pacer.throttled == 16
+    assert pacer.rate == pytest.approx(40 * Pacer.decrease, rel=0.01)
