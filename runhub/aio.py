@@ -75,13 +75,12 @@ class AsyncClient(_ClientBase):
         if self._http is None:
             import httpx
 
-            limits = httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
-            )
-            self._http = httpx.AsyncClient(
-                transport=self._transport, timeout=self.policy.timeout(), limits=limits
-            )
+            from runhub.pool import ShardedTransport
+
+            # Small pools side by side: httpcore's one big pool costs more CPU per
+            # request than the request itself at high concurrency (runhub/pool.py).
+            transport = self._transport or ShardedTransport(self._max_connections)
+            self._http = httpx.AsyncClient(transport=transport, timeout=self.policy.timeout())
         return self._http
 
     def driver(self, backend: Backend) -> AsyncDriver | _AsyncPlain:
