@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -269,6 +270,8 @@ def _spec_error(exc: ValidationError, data: Mapping[str, Any], source: str | Non
     field, problem, hint = problems[0]
     if len(problems) > 1:
         problem += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    if not field.isprintable():  # keys with newlines or controls: keep the error one line
+        field = field.encode("unicode_escape").decode("ascii")
     return SpecError(problem, field=field or None, file=source, hint=hint)
 
 
@@ -281,10 +284,19 @@ def _union_problem(errors: list[Any], field: str, err: Any) -> str:
     return f"expected {expected}, got {_kind(err.get('input'))}"
 
 
+# Union branches add their type to an error's location ("int", "str", "list[str]",
+# "function-before[...]"); those parts are not fields. Match whole parts only, so
+# user keys such as "input" or "strandedness" survive.
+_BRANCH = re.compile(r"^(str|int|float|bool|none)$|\[")
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> list[str]:
-    # Union branches add type names to the location; drop them.
     parts = [str(p) for p in loc]
-    return [p for p in parts if not p.startswith(("list[", "dict[", "function-", "str", "int"))]
+    kept = [p for p in parts[:-1] if not _BRANCH.search(p)]
+    # The last part is the failing field itself, unless it is a branch tag.
+    if parts and not (_BRANCH.search(parts[-1]) and len(parts) > 1):
+        kept.append(parts[-1])
+    return kept
 
 
 def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -296,6 +308,8 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
             loc.append(inner)
         return ".".join(loc), err["msg"], None
     if err["type"] == "extra_forbidden":
+        # The last part is the user's unknown key, whatever it looks like.
+        loc = [*_clean_loc(err["loc"][:-1]), str(err["loc"][-1])]
         unknown = loc[-1]
         parent = _model_at(loc[:-1])
         close = difflib.get_close_matches(unknown, list(parent.model_fields), n=1) if parent else []
