@@ -141,6 +141,12 @@ INVALID: list[tuple[Any, str | None, str]] = [
     ),
     ({"pipeline": "p", "options": {"ica": "x"}}, "options.ica", "got a string"),
     ({"pipeline": "p", "version": [1]}, "version", "got a list"),
+    # Keys that look like type names must keep their place in the path.
+    ({"pipeline": "p", "mounts": [{"source": "x", "input": 5}]}, "mounts.0.input", "a number"),
+    ({"pipeline": "p", "interval": 5}, "interval", "unknown field"),
+    ({"pipeline": "p", "str": 1}, "str", "unknown field"),
+    ({"pipeline": "p", "mounts": [{"source": "x", "str": 1}]}, "mounts.0.str", "unknown field"),
+    ({"pipeline": "p", "options": {"integration": "x"}}, "options.integration", "a string"),
     ({"pipeline": "p", "name": {"a": 1}}, "name", "got a mapping"),
     (["pipeline"], None, "must be a mapping, got a list"),
     (None, None, "must be a mapping, got null"),
@@ -353,3 +359,32 @@ def test_any_valid_spec_round_trips_through_yaml_and_json(data: dict[str, Any]) 
     assert RunSpec.from_data(yaml.safe_load(yaml.safe_dump(spec.to_data()))) == spec
     assert RunSpec.from_data(json.loads(json.dumps(spec.to_data()))) == spec
     assert RunSpec.from_data(json.loads(json.dumps(spec.to_data()))).digest() == spec.digest()
+
+
+_FIELDS = [*RunSpec.model_fields, *DataMount.model_fields, "on_exist", "interval", "str", "x"]
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(_FIELDS) | st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.dictionaries(st.sampled_from(_FIELDS), _json, max_size=6), _json))
+def test_any_input_gives_a_spec_or_a_one_line_spec_error(data: Any) -> None:
+    try:
+        RunSpec.from_data(data)
+    except SpecError as err:
+        text = str(err)
+    else:
+        return
+    assert "\n" not in text
+
+
+def test_odd_keys_are_escaped_in_the_field_path() -> None:
+    with pytest.raises(SpecError) as err:
+        RunSpec.from_data({"pipeline": "p", "mounts": [{"source": "x", "a\nb": 1}]})
+    assert err.value.field == "mounts.0.a\\nb"
