@@ -223,8 +223,13 @@ class _Policy:
         error = self.backend.error_for(response, describe(request, self.redact))
         error.message = self.redact(error.message)
         error.args = (error.message,)
-        if isinstance(error, PlatformError) and error.detail:
-            error.detail = self.redact(error.detail)
+        if error.hint:
+            error.hint = self.redact(error.hint)
+        if isinstance(error, PlatformError):
+            # Platforms may quote the request (headers included) anywhere in the answer.
+            error.detail = error.detail and self.redact(error.detail)
+            error.code = error.code and self.redact(error.code)
+            error.parameters = self.redact.data(error.parameters)
         return error
 
     def _log(self, request: httpx.Request, outcome: str, started: float, level: int) -> None:
