@@ -12,7 +12,6 @@ import copy
 import difflib
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,9 +55,6 @@ def _fail(problem: str, loc: str = "") -> PydanticCustomError:
 def _check_scalar(value: Any, loc: str, what: str = "a scalar (string, number or boolean)") -> None:
     if not isinstance(value, _SCALARS):
         raise _fail(f"expected {what}, got {_kind(value)}", loc)
-    if isinstance(value, float) and not math.isfinite(value):
-        # JSON (the ledger, every platform API) has no infinity or NaN.
-        raise _fail(f"expected a finite number, got {value}", loc)
 
 
 def _check_parameters(value: Any) -> Any:
@@ -83,7 +79,8 @@ def _check_parameters(value: Any) -> Any:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity stays a float in to_data (pydantic's default would turn it into null).
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
 
 class DataMount(_Model):
