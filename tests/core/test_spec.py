@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -387,3 +388,20 @@ def test_odd_keys_are_escaped_in_the_field_path() -> None:
     with pytest.raises(SpecError) as err:
         RunSpec.from_data({"pipeline": "p", "mounts": [{"source": "x", "a\nb": 1}]})
     assert err.value.field == "mounts.0.a\\nb"
+
+
+def test_the_example_in_docs_spec_is_a_valid_spec() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
+    blocks = re.findall(r"^```yaml\n(.*?)^```$", doc.read_text(encoding="utf-8"), re.M | re.S)
+    assert blocks
+    spec = RunSpec.from_data(yaml.safe_load(blocks[0]))
+    assert spec.backend == "codeocean"
+    assert spec.processes == {"capsule_art_simulation_illumina_1": ["75", "1"]}
+    assert spec.mounts[0].path == "Alignment"
+
+
+def test_examples_hello_runspec_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "examples" / "hello" / "runspec.yaml"
+    spec = RunSpec.from_file(path)
+    assert spec.backend == "local"
+    assert spec.parameters == {"min_quality": 20}
