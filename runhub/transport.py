@@ -307,6 +307,12 @@ class SyncDriver(_Policy):
             return cast(T, stop.value)
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Mark a shared request's error as seen (every waiter may have gone)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class AsyncDriver(_Policy):
     """Runs operations with a shared ``httpx.AsyncClient``."""
 
@@ -319,9 +325,28 @@ class AsyncDriver(_Policy):
     ) -> None:
         super().__init__(backend, policy, redact)
         self.http = http
+        self._inflight: dict[tuple[str, tuple[tuple[bytes, bytes], ...]], asyncio.Task[Any]] = {}
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        """Send one request under the retry policy; raises runhub errors."""
+        """Send one request under the retry policy; raises runhub errors.
+
+        Identical GETs in flight at the same time share one request and its answer:
+        the first launches of a batch all look up the same pipeline before any
+        answer is cached, and would otherwise each ask.
+        """
+        if request.method != "GET":
+            return await self._send(request)
+        key = (str(request.url), tuple(request.headers.raw))
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._send(request))
+            task.add_done_callback(_retrieved)
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        response: httpx.Response = await asyncio.shield(task)
+        return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         self._prepare(request)
         try:
             async for attempt in self._retry_context():
