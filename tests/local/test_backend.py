@@ -309,10 +309,23 @@ def test_cancelling_a_run_nobody_started_settles_it(
     assert run.supervisor_pid() is None
 
 
-def test_losing_the_key_race_discards_the_new_directory(home: Path) -> None:
+def test_claiming_a_key_is_exclusive(home: Path) -> None:
     assert rd.claim_key(home, "k/with/slashes", "run-a") is None
     assert rd.claim_key(home, "k/with/slashes", "run-b") == "run-a"
     assert rd.claim_key(home, "other", "run-b") is None
+
+
+def test_concurrent_launches_with_one_key_make_one_run(
+    backend: LocalBackend, pipeline: Path, home: Path, wait_for: Waiter
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = spec_for(pipeline)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        refs = set(pool.map(lambda _: backend.launch(spec, "shared").ref, range(12)))
+    assert len(refs) == 1
+    assert len(list((home / "runs").iterdir())) == 1  # the losers removed their directories
+    assert wait_for(refs.pop()).ok
 
 
 def test_run_survives_the_launching_process(
