@@ -6,6 +6,7 @@ settings load, so ``runhub backends`` works on a machine without credentials.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import httpx
@@ -27,6 +28,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=64)  # every request asks; parsing the URL each time showed in bench/
 def base_url(server_url: str) -> str:
     """``https://host/ica/rest`` from a host name or a full URL.
 
