@@ -1,0 +1,130 @@
+"""Shared helpers for the benchmark scripts: tables, JSON results, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``fn`` over ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers], *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def write(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` and return its path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
+    return path
+
+
+class Emulator:
+    """An emulator served by ``bench/_serve.py`` in its own process (no shared GIL).
+
+    ``stats()`` returns the server's counts (requests, 429s, per route); ``reset()``
+    zeroes them. Use as a context manager.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        speed: float = 1.0,
+    ) -> None:
+        import subprocess
+        import sys
+
+        cmd = [sys.executable, str(Path(__file__).parent / "_serve.py"), backend]
+        cmd += ["--latency", str(latency), "--speed", str(speed)]
+        if rate_limit:
+            cmd += ["--rate-limit", str(rate_limit)]
+        self.backend = backend
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert self._proc.stdout is not None
+        self.url = self._proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.close()
+            raise RuntimeError(f"the {backend} emulator did not start")
+
+    def _ask(self, command: str) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self._proc.stdout.readline())
+        return answer
+
+    def stats(self) -> dict[str, Any]:
+        """Requests answered since the last reset: ``requests``, ``limited``, ``routes``."""
+        return self._ask("stats")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (Linux ``/proc``; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def reset(self) -> None:
+        """Zero the counts."""
+        self._ask("reset")
+
+    def close(self) -> None:
+        """Stop the server process."""
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except Exception:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,200 @@
+"""Launch throughput: N launches against the ICA and Code Ocean emulators over HTTP.
+
+Each emulator runs in its own process (bench/_serve.py, no shared GIL) on 127.0.0.1
+and adds a latency L to every request. Compared, per backend:
+
+- runhub ``AsyncClient.launch_many`` (``--concurrency`` in flight);
+- ``runhub batch`` (a samplesheet of the same N rows), when the CLI has it;
+- a sequential loop with the official SDK (libica / codeocean), one run at a time.
+
+Reported: wall time, requests the emulator answered, runs per second, the bound
+N·L/concurrency and the SDK loop's time over runhub's.
+
+Usage: python bench/launch.py [--n 1000] [--latency 0.05] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _common import Emulator, table, write
+from _workloads import environment, plugins, sdk, settings, spec_data, specs
+
+from runhub.client import AsyncClient
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNHUB = [sys.executable, "-m", "runhub.cli"]
+
+
+def measure(emu: Emulator, work: Any) -> dict[str, Any]:
+    """Run ``work()`` against a freshly counted emulator: wall time and requests."""
+    emu.reset()
+    cpu = emu.cpu_seconds()
+    mine = _cpu()
+    started = time.perf_counter()
+    extra = work() or {}
+    wall = time.perf_counter() - started
+    stats = emu.stats()
+    return {
+        "wall": wall,
+        "requests": stats["requests"],
+        "routes": stats["routes"],
+        "client_cpu": _cpu() - mine,
+        "server_cpu": emu.cpu_seconds() - cpu,
+        **extra,
+    }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (``runhub batch``)."""
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + child.ru_utime + child.ru_stime
+
+
+def runhub_launch_many(backend: str, emu: Emulator, n: int, concurrency: int) -> dict[str, Any]:
+    run_specs = specs(backend, n)
+
+    async def go() -> int:
+        async with AsyncClient(settings=settings(backend, emu.url), plugins=plugins()) as client:
+            done = await client.launch_many(run_specs, concurrency=concurrency)
+            return len({s.ref for s in done})
+
+    def work() -> dict[str, Any]:
+        return {"runs": asyncio.run(go())}
+
+    return measure(emu, work)
+
+
+def batch_available() -> bool:
+    """True if this runhub has the ``batch`` command."""
+    probe = subprocess.run([*RUNHUB, "batch", "--help"], capture_output=True, cwd=ROOT)
+    return probe.returncode == 0
+
+
+def runhub_batch(backend: str, emu: Emulator, n: int, concurrency: int) -> dict[str, Any]:
+    """``runhub batch`` over a samplesheet of ``n`` rows (whole process, own ledger)."""
+    home = tempfile.mkdtemp(prefix="runhub-bench-")
+    try:
+        folder = Path(home)
+        template = spec_data(backend, 0)
+        if backend == "ica":
+            template["name"] = "bench sample {i}"
+            template["parameters"]["sample_ids"] = ["S{i}"]
+        else:
+            template["parameters"]["NumFiles"] = "{i}"
+        (folder / "template.yaml").write_text(yaml.safe_dump(template))
+        with (folder / "sheet.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["i"])
+            writer.writerows([[i] for i in range(n)])
+        cmd = [*RUNHUB, "batch", str(folder / "template.yaml"), str(folder / "sheet.csv")]
+        cmd += ["--concurrency", str(concurrency)]
+        env = environment(backend, emu.url, home)
+
+        def work() -> dict[str, Any]:
+            done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"runhub batch failed: {done.stderr.strip()[-400:]}")
+            return {"runs": n}
+
+        return measure(emu, work)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def sdk_loop(backend: str, emu: Emulator, n: int) -> dict[str, Any]:
+    client = sdk(backend, emu.url)
+
+    def work() -> dict[str, Any]:
+        return {"runs": len({client.launch(i) for i in range(n)})}
+
+    try:
+        return measure(emu, work)
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1000, help="launches per client")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--backends", default="ica,codeocean")
+    parser.add_argument("--name", default="launch", help="results file name")
+    parser.add_argument(
+        "--sweep", default="16,64", help="other concurrencies to try launch_many at ('' for none)"
+    )
+    args = parser.parse_args(argv)
+    n, latency, concurrency = args.n, args.latency, args.concurrency
+    bound = n * latency / concurrency
+    has_batch = batch_available()
+    results: dict[str, Any] = {"n": n, "latency": latency, "concurrency": concurrency}
+    rows = []
+    sweep_rows: list[list[object]] = []
+    for backend in args.backends.split(","):
+        with Emulator(backend, latency=latency) as emu:
+            # warm up: the emulator loads its schema models and the client its
+            # plugins on first use; neither belongs in the figures
+            runhub_launch_many(backend, emu, 4, concurrency)
+            sdk_loop(backend, emu, 1)
+            got = {"runhub launch_many": runhub_launch_many(backend, emu, n, concurrency)}
+            if has_batch:
+                got["runhub batch"] = runhub_batch(backend, emu, n, concurrency)
+            got["official SDK loop"] = sdk_loop(backend, emu, n)
+            sweep = {
+                c: runhub_launch_many(backend, emu, n, c)
+                for c in sorted({int(x) for x in args.sweep.split(",") if x} | {concurrency})
+                if c != concurrency
+            }
+            sweep[concurrency] = got["runhub launch_many"]
+        results[backend] = got
+        results[f"{backend}_sweep"] = sweep
+        for c, r in sorted(sweep.items()):
+            c_bound = n * latency / c
+            sweep_rows.append(
+                [backend, c, r["wall"], c_bound, r["wall"] / c_bound, r["client_cpu"] / n * 1000]
+            )
+        peer = got["official SDK loop"]["wall"]
+        for name, r in got.items():
+            rows.append(
+                [
+                    backend,
+                    name,
+                    r["wall"],
+                    r["requests"],
+                    n / r["wall"],
+                    r["wall"] / bound if name.startswith("runhub") else "",
+                    peer / r["wall"],
+                    r["client_cpu"] / n * 1000,
+                ]
+            )
+        if not has_batch:
+            rows.append([backend, "runhub batch", "missing", "", "", "", "", ""])
+    headers = ["backend", "client", "wall s", "requests", "runs/s", "x bound", "x SDK loop"]
+    headers.append("client CPU ms/run")
+    print(f"N={n} launches, L={latency * 1000:g} ms, concurrency {concurrency}: ", end="")
+    print(f"bound N*L/concurrency = {bound:.2f} s")
+    print(table(headers, rows))
+    print("\nrunhub launch_many by concurrency")
+    sweep_headers = ["backend", "concurrency", "wall s", "bound s", "x bound", "client CPU ms/run"]
+    print(table(sweep_headers, sweep_rows))
+    results["bound"] = bound
+    results["batch_available"] = has_batch
+    path = write(args.name, results)
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
