@@ -8,10 +8,11 @@ request per page on ICA, one per capsule on Code Ocean).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from runhub.backend import Backend, Output, RunRef
+from runhub.backend import Backend, Operation, Output, RunRef
 from runhub.clientbase import (
     PlainDriver,
     PollSchedule,
@@ -31,6 +32,8 @@ from runhub.policy import RetryPolicy
 from runhub.state import RunStatus
 from runhub.tracking import needs_recovery, tracked_launch
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     import httpx
 
@@ -38,13 +41,14 @@ if TYPE_CHECKING:
 
 
 class _AsyncPlain:
-    """Awaitable wrapper of :class:`PlainDriver` for the async client."""
+    """Runs a no-HTTP backend's operations in a worker thread, so a blocking
+    operation (a local cancel waits for the process) never stalls the event loop."""
 
     def __init__(self, backend: Backend) -> None:
         self._plain = PlainDriver(backend)
 
-    async def run(self, op: Any) -> Any:
-        return self._plain.run(op)
+    async def call(self, make: Callable[[], Operation[T]]) -> T:
+        return await asyncio.to_thread(lambda: self._plain.run(make()))
 
 
 class AsyncClient(_ClientBase):
@@ -96,6 +100,13 @@ class AsyncClient(_ClientBase):
             self._drivers[backend.name] = driver
         return driver
 
+    async def _run(self, backend: Backend, make: Callable[[], Operation[T]]) -> T:
+        """Build and drive one operation (no-HTTP backends: in a worker thread)."""
+        driver = self.driver(backend)
+        if isinstance(driver, _AsyncPlain):
+            return await driver.call(make)
+        return await driver.run(make())
+
     async def aclose(self) -> None:
         """Close the connection pool and release backends."""
         self._close_backends()
@@ -126,11 +137,12 @@ class AsyncClient(_ClientBase):
         identifies it: launching the same row again re-attaches to its run.
         """
         chosen, run_spec = self._prepare(spec, backend)
-        driver = self.driver(chosen)
-        if self.ledger is None:
-            return await driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
+        ledger = self.ledger
+        if ledger is None:
+            launch_key = key or new_key()
+            return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
         record = self._intent(chosen, run_spec, batch, row_key)
-        return await driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
+        return await self._run(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
 
     @overload
     async def launch_many(
@@ -189,12 +201,15 @@ class AsyncClient(_ClientBase):
         async def one(index: int) -> RunStatus:
             chosen, run_spec = prepared[index]
             record = records[index]
+            ledger = self.ledger
+
+            def make() -> Operation[RunStatus]:
+                if record is None or ledger is None:
+                    return chosen.launch(run_spec, new_key(), batch=batch_id)
+                return tracked_launch(chosen, run_spec, record, ledger)
+
             async with gate:
-                if record is None or self.ledger is None:
-                    op = chosen.launch(run_spec, new_key(), batch=batch_id)
-                else:
-                    op = tracked_launch(chosen, run_spec, record, self.ledger)
-                return await self.driver(chosen).run(op)
+                return await self._run(chosen, make)
 
         # Rows an interrupted earlier try may have launched are looked up one at a
         # time first, so two lookups can never adopt the same platform run.
@@ -223,7 +238,7 @@ class AsyncClient(_ClientBase):
         """The current status of one run."""
         run = as_ref(ref)
         backend = self.backend(run.backend)
-        return await self.driver(backend).run(backend.status(run))
+        return await self._run(backend, lambda: backend.status(run))
 
     async def statuses(self, refs: Sequence[RefLike]) -> list[RunStatus]:
         """Current statuses of many runs (batched per backend where possible)."""
@@ -232,7 +247,7 @@ class AsyncClient(_ClientBase):
         for name, indexes in _group(runs).items():
             backend = self.backend(name)
             asked = [runs[i] for i in indexes]
-            got = await self.driver(backend).run(backend.statuses(asked))
+            got = await self._run(backend, partial(backend.statuses, asked))
             _check_statuses(backend, asked, got)
             self._observe(got)
             for index, status in zip(indexes, got, strict=True):
@@ -284,17 +299,17 @@ class AsyncClient(_ClientBase):
         run = as_ref(ref)
         backend = self.backend(run.backend)
         self._check_capability(backend, "cancel", "cancel runs")
-        return await self.driver(backend).run(backend.cancel(run))
+        return await self._run(backend, lambda: backend.cancel(run))
 
     async def outputs(self, ref: RefLike) -> list[Output]:
         """The run's result files."""
         run = as_ref(ref)
         backend = self.backend(run.backend)
         self._check_capability(backend, "outputs", "list outputs")
-        return await self.driver(backend).run(backend.outputs(run))
+        return await self._run(backend, lambda: backend.outputs(run))
 
     async def download_urls(self, ref: RefLike, outputs: Sequence[Output]) -> list[Output]:
         """The outputs with download URLs set."""
         run = as_ref(ref)
         backend = self.backend(run.backend)
-        return await self.driver(backend).run(backend.download_urls(run, outputs))
+        return await self._run(backend, lambda: backend.download_urls(run, outputs))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -241,3 +241,29 @@ async def test_async_wait_and_timeout(platform: ToyPlatform, toy_plugins: Regist
         second = await client.launch(RunSpec(pipeline="p"), "toy")
         with pytest.raises(WaitTimeout):
             await client.wait(second.ref, timeout=0.05, poll=FAST_POLL)
+
+
+async def test_no_http_backends_run_off_the_event_loop() -> None:
+    import threading
+
+    from runhub.backend import Backend, Capabilities, RunRef
+    from runhub.config import BackendSettings
+    from runhub.plugins import BackendInfo
+    from runhub.state import RunStatus
+
+    class Blocking(Backend):
+        name = "blocking"
+        settings_model = BackendSettings
+        capabilities = Capabilities(http=False)
+        threads: ClassVar[list[int]] = []
+
+        def status(self, ref: RunRef) -> RunStatus:
+            self.threads.append(threading.get_ident())
+            return RunStatus(ref, RunState.RUNNING)
+
+    plugins = Registry(backends={"blocking": BackendInfo(Blocking, "tests", None, None)})
+    async with AsyncClient(plugins=plugins) as client:
+        await client.status("blocking:1")
+        await client.statuses(["blocking:2", "blocking:3"])
+    assert len(Blocking.threads) == 3
+    assert threading.get_ident() not in Blocking.threads
