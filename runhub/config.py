@@ -154,7 +154,9 @@ def load_settings(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         where = f"{backend} setting" if backend else "setting"
-        raise ConfigError(f"{where} {field}: {first['msg']}") from None
+        # pydantic prefixes a validator's own message with "Value error, ".
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{where} {field}: {message}") from None
     finally:
         _profile_values.reset(token)
 
