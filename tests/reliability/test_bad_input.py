@@ -128,7 +128,7 @@ SETTINGS = [
         "ica-url-plain-http-remote",
         ["status", ICA_RUN],
         2,
-        ("ICAV2_SERVER_URL", "https"),
+        ("ICAV2_SERVER_URL: plain http is allowed only for", "https"),
         env={"ICAV2_SERVER_URL": "http://ica.example.com"},
     ),
     Case(
