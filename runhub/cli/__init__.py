@@ -39,7 +39,6 @@ def cli(ctx: click.Context, profile: str | None, verbose: int) -> None:
     ctx.call_on_close(_configure_logging(verbose))
     session = ctx.ensure_object(Session)
     session.profile = profile
-    session.verbose = verbose
     ctx.call_on_close(session.close)
 
 

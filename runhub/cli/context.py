@@ -19,7 +19,6 @@ class Session:
     """Global options, and the client the commands use (built on first need)."""
 
     profile: str | None = None
-    verbose: int = 0
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:

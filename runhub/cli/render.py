@@ -52,12 +52,13 @@ def size(value: int | None) -> str | None:
     """A byte count for humans: 512 B, 1.5 KiB, 3.2 GiB."""
     if value is None:
         return None
-    amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024 or unit == "TiB":
-            return f"{value} B" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    raise AssertionError("unreachable")
+    if value < 1024:
+        return f"{value} B"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    amount, index = value / 1024, 0
+    while amount >= 1024 and index < len(units) - 1:
+        amount, index = amount / 1024, index + 1
+    return f"{amount:.1f} {units[index]}"
 
 
 def status_table(statuses: Sequence[RunStatus]) -> str:
