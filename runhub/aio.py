@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from runhub.transport import AsyncDriver
 
 
+#: Launches in flight at first in ``launch_many`` (then one more per launch ended).
+SLOW_START = 16
+
+
 class _AsyncPlain:
     """Runs a no-HTTP backend's operations in a worker thread, so a blocking
     operation (a local cancel waits for the process) never stalls the event loop."""
@@ -192,7 +196,12 @@ class AsyncClient(_ClientBase):
             raise ValueError("row_keys must match specs one to one")
         batch_id = batch or new_batch_id()
         rows = list(row_keys) if row_keys is not None else [str(i) for i in range(len(prepared))]
-        gate = asyncio.Semaphore(max(1, concurrency))
+        # Slow start: a few launches at first, one more for each that ends (doubling
+        # every round trip), so a rate-limited platform is not hit by a full burst
+        # of 429s before its limit is known.
+        limit = max(1, concurrency)
+        opened = min(limit, SLOW_START)
+        gate = asyncio.Semaphore(opened)
         records: list[Launch | None] = [None] * len(prepared)
         if self.ledger is not None:
             for index, (chosen, run_spec) in enumerate(prepared):
@@ -208,8 +217,14 @@ class AsyncClient(_ClientBase):
                     return chosen.launch(run_spec, new_key(), batch=batch_id)
                 return tracked_launch(chosen, run_spec, record, ledger)
 
+            nonlocal opened
             async with gate:
-                return await self._run(chosen, make)
+                try:
+                    return await self._run(chosen, make)
+                finally:
+                    if opened < limit:
+                        opened += 1
+                        gate.release()
 
         # Rows an interrupted earlier try may have launched are looked up one at a
         # time first, so two lookups can never adopt the same platform run.
