@@ -20,6 +20,9 @@ REF_TAR = "/reference/hg38-alt_masked.cnv.graph.hla.rna-9-r3.0-1.tar"
 QC_CAPSULE = "8d1e6c2a-4b7f-4e39-a0d2-5c3b9f17e6a4"
 FASTQ_ASSET = "1d6a0f2e-7c3b-4a9d-8e51-2b4c6f8a0d13"
 CO_TOKEN = "emulator-token"
+#: The ICA emulator's seeded project (runhub_ica.emulator.seed.PROJECT_ID), written out
+#: so that client processes do not import the emulator (and libica) to learn it.
+ICA_PROJECT = "0d4f6a1e-6b1c-4a8e-9a51-2f3c5b7e8d90"
 
 
 def spec_data(backend: str, i: int) -> dict[str, Any]:
@@ -51,23 +54,19 @@ def specs(backend: str, n: int) -> list[RunSpec]:
 
 def settings(backend: str, url: str) -> dict[str, dict[str, Any]]:
     """Client settings pointing ``backend`` at an emulator."""
-    from runhub_ica.emulator import seed
-
     if backend == "ica":
-        return {"ica": {"server_url": url, "x_api_key": ICA_KEY, "project_id": seed.PROJECT_ID}}
+        return {"ica": {"server_url": url, "x_api_key": ICA_KEY, "project_id": ICA_PROJECT}}
     return {"codeocean": {"url": url, "api_token": CO_TOKEN}}
 
 
 def environment(backend: str, url: str, home: str) -> dict[str, str]:
     """Environment for a ``runhub`` process talking to the emulator (own home/ledger)."""
-    from runhub_ica.emulator import seed
-
     env = {**os.environ, "RUNHUB_HOME": home, "RUNHUB_CONFIG": f"{home}/none.toml"}
     if backend == "ica":
         env |= {
             "ICAV2_SERVER_URL": url,
             "ICAV2_X_API_KEY": ICA_KEY,
-            "ICAV2_PROJECT_ID": seed.PROJECT_ID,
+            "ICAV2_PROJECT_ID": ICA_PROJECT,
         }
     else:
         env |= {"CODEOCEAN_URL": url, "CODEOCEAN_API_TOKEN": CO_TOKEN}

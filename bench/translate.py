@@ -1,0 +1,174 @@
+"""Translation speed and the memory of tracking many runs.
+
+1. RunSpec -> request body per second, per backend, on one core: the backend's pure
+   translation (ICA ``plan`` + ``body`` with looked-up ids; Code Ocean
+   ``translate``), and the whole launch exchange up to its POST request (lookups
+   cached, the ``httpx.Request`` built) — what each row of a batch costs the client.
+2. Peak memory while tracking 10,000 runs: a fresh process launches them on the
+   emulator (own process, no latency) and watches them all to completion; its peak
+   RSS is reported, with the RSS before the runs (interpreter and libraries) and
+   tracemalloc's peak of the Python heap during the watch.
+
+Usage: python bench/translate.py [--specs 20000] [--runs 10000] [--backends ica,codeocean]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from _common import Emulator, table, write
+from _workloads import plugins, settings, specs
+
+from runhub.client import AsyncClient, Client, PollSchedule
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ica_translation(n: int) -> tuple[float, float]:
+    """(pure translations/s, launch exchanges/s) for ICA."""
+    from runhub_ica.emulator import seed
+    from runhub_ica.translate import Resolved, body, plan
+
+    run_specs = specs("ica", n)
+    resolved = Resolved(
+        seed.PROJECT_ID,
+        seed.PIPELINES[0].id,
+        seed.STORAGES["Medium"],
+        None,
+        ("fol.1", "fil.2"),
+        ("fastqs", "ref_tar"),
+    )
+    started = time.perf_counter()
+    for spec in run_specs:
+        body(plan(spec), resolved, key="k" * 32, batch="b")
+    pure = n / (time.perf_counter() - started)
+    client = Client(settings=settings("ica", "http://127.0.0.1:9"), plugins=plugins())
+    backend: Any = client.backend("ica")
+    lookups = backend.lookups
+    lookups._pipelines[seed.PROJECT_ID] = [
+        {"id": seed.PIPELINES[0].id, "code": seed.PIPELINES[0].code, "language": "NEXTFLOW"}
+    ]
+    lookups._data[(seed.PROJECT_ID, "/fastqs/")] = "fol.1"
+    lookups._data[(seed.PROJECT_ID, run_specs[0].mounts[1].source)] = "fil.2"
+    lookups._storages[seed.PROJECT_ID] = [{"id": seed.STORAGES["Medium"], "name": "Medium"}]
+    return pure, _exchanges(backend, run_specs)
+
+
+def co_translation(n: int) -> tuple[float, float]:
+    """(pure translations/s, launch exchanges/s) for Code Ocean."""
+    from runhub_codeocean.translate import translate
+
+    run_specs = specs("codeocean", n)
+    started = time.perf_counter()
+    for spec in run_specs:
+        translate(spec)
+    pure = n / (time.perf_counter() - started)
+    client = Client(settings=settings("codeocean", "http://127.0.0.1:9"), plugins=plugins())
+    return pure, _exchanges(client.backend("codeocean"), run_specs)
+
+
+def _exchanges(backend: Any, run_specs: list[Any]) -> float:
+    """Launch exchanges per second, each driven to its first (POST) request."""
+    started = time.perf_counter()
+    for spec in run_specs:
+        backend.validate(spec)
+        exchange = backend.launch(spec, "k" * 32, batch="b")
+        request = next(exchange)
+        assert request.method == "POST", request
+        exchange.close()
+    return len(run_specs) / (time.perf_counter() - started)
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: getrusage's ru_maxrss would
+    carry the parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def track(backend: str, n: int) -> dict[str, Any]:
+    """In this (fresh) process: launch ``n`` runs, watch them all; memory figures."""
+    base = _peak_rss_mb()
+    with Emulator(backend) as emu:
+
+        async def go() -> dict[str, Any]:
+            async with AsyncClient(
+                settings=settings(backend, emu.url), plugins=plugins()
+            ) as client:
+                launched = await client.launch_many(specs(backend, n), concurrency=32)
+                tracemalloc.start()
+                done = 0
+                poll = PollSchedule(initial=1.0, factor=1.0, cap=1.0, jitter=0.0)
+                async for status in client.watch([s.ref for s in launched], poll=poll):
+                    done += status.is_terminal
+                heap = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
+                return {"done": done, "heap_peak_mb": heap}
+
+        got = asyncio.run(go())
+    peak = _peak_rss_mb()
+    return {**got, "rss_before_mb": base, "rss_peak_mb": peak, "runs": n}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--specs", type=int, default=20000, help="specs translated")
+    parser.add_argument("--runs", type=int, default=10000, help="runs tracked")
+    parser.add_argument("--backends", default="ica,codeocean")
+    parser.add_argument("--name", default="translate", help="results file name")
+    parser.add_argument("--track", help=argparse.SUPPRESS)  # child mode: one backend
+    args = parser.parse_args(argv)
+    if args.track:
+        print(json.dumps(track(args.track, args.runs)))
+        return {}
+    results: dict[str, Any] = {"specs": args.specs, "runs": args.runs}
+    rows = []
+    for backend in args.backends.split(","):
+        pure, exchange = (ica_translation if backend == "ica" else co_translation)(args.specs)
+        cmd = [sys.executable, __file__, "--track", backend, "--runs", str(args.runs)]
+        child = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+        memory = json.loads(child.stdout.strip().splitlines()[-1])
+        results[backend] = {"translations_per_s": pure, "exchanges_per_s": exchange, **memory}
+        rows.append(
+            [
+                backend,
+                pure,
+                exchange,
+                memory["done"],
+                memory["rss_before_mb"],
+                memory["rss_peak_mb"],
+                memory["heap_peak_mb"],
+            ]
+        )
+    headers = [
+        "backend",
+        "bodies/s",
+        "launch requests/s",
+        "runs tracked",
+        "RSS before MB",
+        "RSS peak MB",
+        "heap peak MB (watch)",
+    ]
+    print(f"{args.specs} specs translated (one core); {args.runs} runs tracked to the end")
+    print(table(headers, rows))
+    path = write(args.name, results)
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
