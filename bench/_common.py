@@ -50,9 +50,10 @@ def _fmt(value: object) -> str:
 
 
 def write(name: str, payload: dict[str, Any]) -> Path:
-    """Write ``bench/results/<name>.json`` and return its path."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """Write ``bench/results/<name>.json`` (or under ``$RUNHUB_BENCH_RESULTS``); its path."""
+    folder = Path(os.environ.get("RUNHUB_BENCH_RESULTS") or RESULTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     return path
 

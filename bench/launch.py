@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["bound"] = bound
     results["batch_available"] = has_batch
     path = write(args.name, results)
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
     return results
 
 

@@ -35,9 +35,9 @@ from runhub.errors import RunhubError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(emu: Emulator, rate: float, work: Any) -> dict[str, Any]:
+def measure(emu: Emulator, rate: float, work: Any, settle: float = 2.0) -> dict[str, Any]:
     """Let the bucket refill, run ``work()``, and read the emulator's counts."""
-    time.sleep(2.0)
+    time.sleep(settle)
     emu.reset()
     started = time.perf_counter()
     launched, failed = work()
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--peer-n", type=int, default=150, help="launches for the SDK (it is slow when limited)"
     )
     parser.add_argument("--name", default="ratelimit", help="results file name")
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds to refill the bucket")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
         "n": args.n,
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     emu,
                     args.rate,
                     lambda b=backend, u=emu.url: runhub_batch(b, u, args.n, args.concurrency),
+                    args.settle,
                 )
             }
             if args.peer:
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     emu,
                     args.rate,
                     lambda b=backend, u=emu.url: sdk_threads(b, u, args.peer_n, args.concurrency),
+                    args.settle,
                 )
         results[backend] = got
         for name, r in got.items():
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     headers = ["backend", "client", "wall s", "requests", "ok req/s", "of R", "429s", "launched"]
     print(table(headers, rows))
     path = write(args.name, results)
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
     return results
 
 

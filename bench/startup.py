@@ -17,10 +17,10 @@ from _common import median_seconds, table, write
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=21)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runhub = [sys.executable, "-m", "runhub.cli"]
     home = tempfile.mkdtemp(prefix="runhub-bench-")
     env = {**os.environ, "RUNHUB_HOME": home, "RUNHUB_CONFIG": f"{home}/none.toml"}
@@ -53,7 +53,8 @@ def main() -> None:
         rows.append([name, seconds * 1000, seconds / base, target, verdict])
     print(table(["command", "median ms", "x python", "target", ""], rows))
     path = write("startup", {"repeat": args.repeat, "median_seconds": medians})
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
+    return medians
 
 
 if __name__ == "__main__":

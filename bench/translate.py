@@ -100,10 +100,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def track(backend: str, n: int) -> dict[str, Any]:
+def track(backend: str, n: int, speed: float = 1.0) -> dict[str, Any]:
     """In this (fresh) process: launch ``n`` runs, watch them all; memory figures."""
     base = _peak_rss_mb()
-    with Emulator(backend) as emu:
+    with Emulator(backend, speed=speed) as emu:
 
         async def go() -> dict[str, Any]:
             async with AsyncClient(
@@ -130,16 +130,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", type=int, default=10000, help="runs tracked")
     parser.add_argument("--backends", default="ica,codeocean")
     parser.add_argument("--name", default="translate", help="results file name")
+    parser.add_argument("--speed", type=float, default=1.0, help="emulated run time scale")
     parser.add_argument("--track", help=argparse.SUPPRESS)  # child mode: one backend
     args = parser.parse_args(argv)
     if args.track:
-        print(json.dumps(track(args.track, args.runs)))
+        print(json.dumps(track(args.track, args.runs, args.speed)))
         return {}
     results: dict[str, Any] = {"specs": args.specs, "runs": args.runs}
     rows = []
     for backend in args.backends.split(","):
         pure, exchange = (ica_translation if backend == "ica" else co_translation)(args.specs)
         cmd = [sys.executable, __file__, "--track", backend, "--runs", str(args.runs)]
+        cmd += ["--speed", str(args.speed)]
         child = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
         memory = json.loads(child.stdout.strip().splitlines()[-1])
         results[backend] = {"translations_per_s": pure, "exchanges_per_s": exchange, **memory}
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{args.specs} specs translated (one core); {args.runs} runs tracked to the end")
     print(table(headers, rows))
     path = write(args.name, results)
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
     return results
 
 

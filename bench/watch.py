@@ -102,13 +102,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--n", type=int, default=1000, help="runs tracked per client")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--speed", type=float, default=1.0, help="emulated run time scale")
     parser.add_argument("--backends", default="ica,codeocean")
     parser.add_argument("--name", default="watch", help="results file name")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"n": args.n, "interval": args.interval, "latency": args.latency}
     rows = []
     for backend in args.backends.split(","):
-        with Emulator(backend, latency=args.latency) as emu:
+        with Emulator(backend, latency=args.latency, speed=args.speed) as emu:
             got = {
                 "runhub watch": runhub_watch(backend, emu, args.n, args.interval),
                 "per-run polling (SDK)": sdk_polling(backend, emu, args.n, args.interval),
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     headers = ["backend", "client", "runs", "cycles", "requests", "req/cycle", "x fewer"]
     print(table(headers, rows))
     path = write(args.name, results)
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
     return results
 
 

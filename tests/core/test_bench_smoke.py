@@ -1,0 +1,91 @@
+"""Every benchmark script runs end to end with tiny sizes (bench/README.md has the
+figures). Functional only: no timing is asserted, only what each script counts."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+pytest.importorskip("libica", reason="the benchmarks compare with libica (test extra)")
+pytest.importorskip("codeocean", reason="the benchmarks compare with the codeocean SDK")
+
+
+@pytest.fixture(autouse=True)
+def _bench_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("RUNHUB_BENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("RUNHUB_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("RUNHUB_HOME", str(tmp_path / "home"))
+
+
+def script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def written(tmp_path: Path, name: str) -> None:
+    assert (tmp_path / "results" / f"{name}.json").is_file()
+
+
+def test_launch(tmp_path: Path) -> None:
+    got: dict[str, Any] = script("launch").main(
+        ["--n", "4", "--latency", "0.005", "--concurrency", "2", "--sweep", "3"]
+    )
+    for backend in ("ica", "codeocean"):
+        runhub, sdk = got[backend]["runhub launch_many"], got[backend]["official SDK loop"]
+        assert runhub["runs"] == sdk["runs"] == 4
+        assert sdk["requests"] == 4  # one create each
+        assert 4 <= runhub["requests"] <= 4 + 4  # creates + lookups done once
+        assert set(got[f"{backend}_sweep"]) == {2, 3}
+    written(tmp_path, "launch")
+
+
+def test_ratelimit(tmp_path: Path) -> None:
+    # codeocean only: the ICA path is the same code, and test_launch drives ICA
+    args = ["--n", "12", "--peer-n", "4", "--rate", "40", "--latency", "0", "--settle", "0.1"]
+    got = script("ratelimit").main([*args, "--backends", "codeocean"])
+    for result in got["codeocean"].values():
+        assert result["failed"] == 0
+        assert result["requests"] >= result["launched"] + result["limited"]
+        assert 0 <= result["share_429"] <= 1
+    assert got["codeocean"]["runhub launch_many"]["launched"] == 12
+    written(tmp_path, "ratelimit")
+
+
+def test_watch(tmp_path: Path) -> None:
+    got = script("watch").main(["--n", "6", "--interval", "0.1", "--speed", "40"])
+    for backend in ("ica", "codeocean"):
+        runhub, sdk = got[backend]["runhub watch"], got[backend]["per-run polling (SDK)"]
+        assert runhub["done"] == sdk["done"] == 6
+        assert runhub["requests"] == runhub["cycles"]  # one search / listing per cycle
+        assert sdk["requests"] >= 6
+    written(tmp_path, "watch")
+
+
+def test_translate(tmp_path: Path) -> None:
+    got = script("translate").main(
+        ["--specs", "20", "--runs", "6", "--speed", "40", "--backends", "ica"]
+    )
+    assert got["ica"]["done"] == 6
+    assert got["ica"]["translations_per_s"] > 0
+    assert got["ica"]["exchanges_per_s"] > 0
+    assert got["ica"]["rss_peak_mb"] >= got["ica"]["rss_before_mb"] > 0
+    written(tmp_path, "translate")
+
+
+def test_startup(tmp_path: Path) -> None:
+    medians = script("startup").main(["--repeat", "1"])
+    assert set(medians) >= {"python -c pass", "runhub --version"}
+    written(tmp_path, "startup")
