@@ -3,9 +3,13 @@ settings, and hypothesis's ``ci`` profile (modest example counts)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,3 +44,48 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNHUB_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.setenv("RUNHUB_HOME", str(tmp_path / "home"))
+
+
+FAULT_MODULE = "test_faults.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fault tests last: their scenario runs in the background meanwhile."""
+    items.sort(key=lambda item: item.path.name == FAULT_MODULE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fault_scenarios(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """Start ``fault_scenario.py`` per platform when the session starts (if any fault
+    test was collected); the returned function waits for one platform's results."""
+    wanted = any(item.path.name == FAULT_MODULE for item in request.session.items)
+    procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    if wanted:
+        from test_faults import N
+
+        out = tmp_path_factory.mktemp("fault-scenarios")
+        script = Path(__file__).parent / "fault_scenario.py"
+        for seed, name in enumerate(("ica", "codeocean"), start=1):
+            target = out / f"{name}.json"
+            log = (out / f"{name}.log").open("wb")
+            proc = subprocess.Popen(
+                [sys.executable, str(script), name, str(seed), str(N), str(target)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            procs[name] = (proc, target)
+
+    def results(name: str) -> dict[str, Any]:
+        proc, target = procs[name]
+        code = proc.wait(timeout=600)
+        assert code == 0, target.with_suffix(".log").read_text()[-3000:]
+        data: dict[str, Any] = json.loads(target.read_text())
+        return data
+
+    yield results
+    for proc, _ in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
