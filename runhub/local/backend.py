@@ -18,6 +18,7 @@ import shutil
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ class LocalBackend(Backend):
         http=False,
         cancel=True,
         outputs=True,
+        download=True,
         ordered_parameters=True,
         named_parameters=True,
         processes=False,
@@ -216,6 +218,14 @@ class LocalBackend(Backend):
                         )
                     )
         return sorted(found, key=lambda out: out.path)
+
+    def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> list[Output]:
+        """The outputs with ``file://`` URLs of the files in the run's ``results/``."""
+        results = self._rundir(ref).results
+        return [
+            replace(o, url=(results / o.path).resolve().as_uri()) if o.kind == "file" else o
+            for o in outputs
+        ]
 
     # -- helpers -------------------------------------------------------------------
 
