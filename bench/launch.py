@@ -151,13 +151,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             got = {"runhub launch_many": runhub_launch_many(backend, emu, n, concurrency)}
             if has_batch:
                 got["runhub batch"] = runhub_batch(backend, emu, n, concurrency)
-            got["official SDK loop"] = sdk_loop(backend, emu, n)
             sweep = {
                 c: runhub_launch_many(backend, emu, n, c)
                 for c in sorted({int(x) for x in args.sweep.split(",") if x} | {concurrency})
                 if c != concurrency
             }
             sweep[concurrency] = got["runhub launch_many"]
+            got["official SDK loop"] = sdk_loop(backend, emu, n)
         results[backend] = got
         results[f"{backend}_sweep"] = sweep
         for c, r in sorted(sweep.items()):
