@@ -1,89 +1,45 @@
 """The ``runhub`` command line.
 
-Start-up stays fast: this package imports only click and the command modules,
-whose bodies import the library (httpx, pydantic, yaml) when they run.
+This module stays tiny: ``runhub --version`` is answered here without importing
+click; everything else loads the click application from :mod:`runhub.cli.app`,
+whose command bodies import the library (httpx, pydantic, yaml, rich) only when
+they run.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-import click
-
-from runhub import __version__
-from runhub.cli import backends, config, runs
-from runhub.cli.context import Session
-from runhub.cli.logs import configure as _configure_logging
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(
-    __version__, "-V", "--version", prog_name="runhub", message="%(prog)s %(version)s"
-)
-@click.option(
-    "--profile",
-    metavar="NAME",
-    envvar="RUNHUB_PROFILE",
-    help="Settings profile from the config file (default: RUNHUB_PROFILE, else 'default').",
-)
-@click.option("-v", "--verbose", count=True, help="Log each request to stderr (-vv: everything).")
-@click.pass_context
-def cli(ctx: click.Context, profile: str | None, verbose: int) -> None:
-    """Launch and track pipeline runs on ICA, Code Ocean, locally, and more.
-
-    \b
-    Exit codes: 0 ok, 1 run failed or cancelled, 2 usage/spec/config error,
-    3 authentication, 4 platform or network error, 124 wait timed out.
-    """
-    ctx.call_on_close(_configure_logging(verbose))
-    session = ctx.ensure_object(Session)
-    session.profile = profile
-    ctx.call_on_close(session.close)
-
-
-for _command in (*runs.COMMANDS, backends.backends, config.config):
-    cli.add_command(_command)
+_VERSION_FLAGS = (["--version"], ["-V"])
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; every expected failure is one line."""
-    from runhub.errors import RunhubError
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in _VERSION_FLAGS:
+        from runhub import __version__
 
-    try:
-        result = cli.main(args=argv, prog_name="runhub", standalone_mode=False)
-    except RunhubError as err:
-        _fail(str(err))
-        return err.exit_code
-    except click.UsageError as err:
-        where = err.ctx.command_path if err.ctx else "runhub"
-        _fail(f"{err.format_message()} (see '{where} --help')")
-        return 2
-    except click.ClickException as err:
-        _fail(err.format_message())
-        return 2
-    except click.Abort as err:  # click turns Ctrl-C (and EOF at a prompt) into Abort
-        if isinstance(err.__cause__, KeyboardInterrupt):
-            _fail(_INTERRUPTED)
-            return 130
-        _fail("aborted")
-        return 1
-    except KeyboardInterrupt:
-        _fail(_INTERRUPTED)
-        return 130
-    return result if isinstance(result, int) else 0
+        sys.stdout.write(f"runhub {__version__}\n")
+        sys.stdout.flush()
+        return 0
+    from runhub.cli.app import run as run_app
 
-
-_INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
-
-
-def _fail(message: str) -> None:
-    click.echo(f"runhub: error: {' '.join(message.split())}", err=True)
+    return run_app(args)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     sys.exit(run(argv))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, loaded on first use
+        from runhub.cli.app import cli
+
+        return cli
+    raise AttributeError(f"module 'runhub.cli' has no attribute {name!r}")
 
 
 __all__ = ["cli", "main", "run"]

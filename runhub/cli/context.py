@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
-    from runhub.client import Client
+    from runhub.client import AsyncClient, Client
+    from runhub.plugins import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where the real ``-o`` choice is kept when it is ``yaml`` (commands see ``json``).
+FORMAT_KEY = "runhub.format"
 
 
 @dataclass
@@ -19,7 +23,15 @@ class Session:
     """Global options, and the client the commands use (built on first need)."""
 
     profile: str | None = None
+    #: ``-S BACKEND.FIELD=VALUE`` settings, as ``{backend: {field: value}}``.
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
     _client: Client | None = field(default=None, repr=False)
+    _only: str | None = field(default=None, repr=False)
+
+    def only(self, backend: str) -> None:
+        """This invocation uses ``backend`` alone: when it is built in (local), the
+        client skips importing the other plugins (they pull in httpx)."""
+        self._only = backend
 
     def client(self) -> Client:
         """The library client for this invocation (imports httpx only now)."""
@@ -33,7 +45,33 @@ class Session:
 
         # Every launch is recorded before it is sent, so crash recovery can tell
         # this launch's run from others (RUNHUB_HOME/ledger.sqlite).
-        return Client(profile=self.profile, ledger=Ledger())
+        return Client(
+            profile=self.profile, settings=self.settings, ledger=Ledger(), plugins=self._plugins()
+        )
+
+    def _plugins(self) -> Registry | None:
+        import os
+
+        from runhub import plugins
+
+        if self._only is None or self._only not in dict(plugins.BUILTINS):
+            return None  # the client loads every plugin
+        saved = os.environ.get("RUNHUB_LOAD_PLUGINS")
+        os.environ["RUNHUB_LOAD_PLUGINS"] = ""  # built-ins only
+        try:
+            return plugins.load()
+        finally:
+            if saved is None:
+                del os.environ["RUNHUB_LOAD_PLUGINS"]
+            else:
+                os.environ["RUNHUB_LOAD_PLUGINS"] = saved
+
+    def async_client(self) -> AsyncClient:
+        """A new asyncio client with the same profile, settings and ledger."""
+        from runhub.aio import AsyncClient
+        from runhub.ledger import Ledger
+
+        return AsyncClient(profile=self.profile, settings=self.settings, ledger=Ledger())
 
     def close(self) -> None:
         """Release the client, if one was built."""
@@ -45,13 +83,41 @@ class Session:
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
 
+def parse_settings(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``-S BACKEND.FIELD=VALUE`` items as ``{backend: {field: value}}``."""
+    found: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        backend, dot, name = target.strip().partition(".")
+        if not sep or not dot or not backend or not name:
+            raise click.BadParameter(
+                f"{item!r}: expected BACKEND.FIELD=VALUE (e.g. -S ica.project_id=...)",
+                param_hint="'-S/--setting'",
+            )
+        found.setdefault(backend, {})[name.strip()] = value
+    return found
+
+
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[FORMAT_KEY] = value
+    # Commands branch on "json" for machine output; YAML is the same data, rendered
+    # differently by render.echo_json.
+    return "json" if value == "yaml" else value
+
+
 def output_option(func: F) -> F:
-    """``-o table|json``; JSON shapes are documented in docs/cli.md."""
+    """``-o table|json|yaml``; shapes are documented in docs/cli.md."""
     return click.option(
         "-o",
         "--output",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(["table", "json", "yaml"]),
         default="table",
         show_default=True,
-        help="Output format.",
+        callback=_remember_format,
+        help="Output format (json and yaml have the same documented shape).",
     )(func)
+
+
+def quiet_option(func: F) -> F:
+    """``-q``: print run references only, one per line."""
+    return click.option("-q", "--quiet", is_flag=True, help="Print run references only.")(func)

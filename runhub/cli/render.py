@@ -39,7 +39,17 @@ def _cell(value: object) -> str:
 
 
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON (stable key order as built)."""
+    """Print ``data`` as indented JSON (stable key order as built), or as YAML
+    when the command was given ``-o yaml``."""
+    from runhub.cli.context import FORMAT_KEY
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get(FORMAT_KEY) == "yaml":
+        import yaml
+
+        plain = json.loads(json.dumps(data, default=str))
+        click.echo(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True).rstrip("\n"))
+        return
     click.echo(json.dumps(data, indent=2, default=str))
 
 

@@ -1,4 +1,4 @@
-"""Commands about runs: launch, status, wait, cancel, outputs.
+"""``runhub launch``: one run (commands on existing runs are in multi.py and files.py).
 
 Each body imports the library itself, so ``runhub --help`` never loads httpx,
 pydantic or yaml.
@@ -6,7 +6,6 @@ pydantic or yaml.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -18,7 +17,7 @@ from runhub.cli.params import DURATION
 if TYPE_CHECKING:
     import httpx
 
-    from runhub.backend import Output, RunRef
+    from runhub.backend import Output
     from runhub.client import Client
     from runhub.spec import RunSpec
     from runhub.state import RunStatus
@@ -81,6 +80,7 @@ def launch(
         raise click.UsageError("--timeout only applies with --wait")
     run_spec = apply_overrides(load_spec(spec), parse_overrides(overrides, name))
     chosen = resolve_backend(backend, run_spec, session.profile)
+    session.only(chosen)
     client = session.client()
     if dry_run:
         _show_dry_run(client, run_spec, chosen, output)
@@ -105,6 +105,11 @@ def launch(
 
 
 def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> None:
+    chosen = client.backend(backend)
+    if not chosen.capabilities.http:  # local: describe it without loading the transport
+        client.validate(spec, backend)
+        _show_description(backend, chosen.describe_launch(spec), client, output)
+        return
     dry = client.dry_run(spec, backend)
     if output == "json":
         request = dry.request
@@ -127,6 +132,16 @@ def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> N
     else:
         click.echo(f"# {backend} backend: nothing launched; a launch would run:")
         click.echo(client.redact(_plain(dry.description)))
+
+
+def _show_description(backend: str, description: object, client: Client, output: str) -> None:
+    if output == "json":
+        render.echo_json(
+            {"backend": backend, "lookups": [], "request": None, "description": description}
+        )
+        return
+    click.echo(f"# {backend} backend: nothing launched; a launch would run:")
+    click.echo(client.redact(_plain(description)))
 
 
 def _plain(description: object) -> str:
@@ -221,96 +236,4 @@ def _exit_for(final: RunStatus, output: str) -> None:
     click.get_current_context().exit(1)
 
 
-def _refs(texts: tuple[str, ...]) -> list[RunRef]:
-    from runhub.backend import RunRef
-
-    return [RunRef.parse(text) for text in texts]
-
-
-@click.command()
-@click.argument("refs", metavar="REF...", nargs=-1, required=True)
-@output_option
-@pass_session
-def status(session: Session, refs: tuple[str, ...], output: str) -> None:
-    """Show the current status of one or more runs (REF is BACKEND:ID).
-
-    \b
-    Example:
-      runhub status local:20261123T034001-1a2b3c4d
-    """
-    statuses = session.client().statuses(_refs(refs))
-    if output == "json":
-        render.echo_json([s.to_dict() for s in statuses])
-    else:
-        click.echo(render.status_table(statuses))
-
-
-@click.command()
-@click.argument("ref", metavar="REF")
-@click.option("--timeout", type=DURATION, metavar="DURATION", help="Give up after this long.")
-@output_option
-@pass_session
-def wait(session: Session, ref: str, timeout: float | None, output: str) -> None:
-    """Wait for a run to end, printing each state change.
-
-    Exits 0 if it succeeded, 1 if it failed or was cancelled, 124 if --timeout
-    passed first (the run is left running).
-    """
-    (run,) = _refs((ref,))
-    client = session.client()
-    final = _follow(client, client.status(run), timeout, quiet=output == "json")
-    if output == "json":
-        render.echo_json(final.to_dict())
-    _exit_for(final, output)
-
-
-@click.command()
-@click.argument("ref", metavar="REF")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-@output_option
-@pass_session
-def cancel(session: Session, ref: str, yes: bool, output: str) -> None:
-    """Ask the platform to stop a run.
-
-    On backends where cancelling also deletes the run (Code Ocean), asks first;
-    without a terminal to ask on, --yes is required.
-    """
-    from runhub.errors import ConfigError
-
-    (run,) = _refs((ref,))
-    client = session.client()
-    backend = client.backend(run.backend)
-    if backend.capabilities.cancel_is_destructive and not yes:
-        warning = f"cancelling a {backend.name} run also deletes it and its results"
-        if not _can_prompt():
-            raise ConfigError(f"{warning}; pass --yes to confirm (no terminal to ask on)")
-        if not click.confirm(f"{warning}. Cancel {run}?", default=False, err=True):
-            click.echo("runhub: not cancelled", err=True)
-            click.get_current_context().exit(1)
-    result = client.cancel(run)
-    if output == "json":
-        render.echo_json(result.to_dict())
-    else:
-        click.echo(render.status_table([result]))
-
-
-def _can_prompt() -> bool:
-    """True if a person can answer a question on this terminal."""
-    return sys.stdin.isatty()
-
-
-@click.command()
-@click.argument("ref", metavar="REF")
-@output_option
-@pass_session
-def outputs(session: Session, ref: str, output: str) -> None:
-    """List a run's result files and folders."""
-    (run,) = _refs((ref,))
-    found = session.client().outputs(run)
-    if output == "json":
-        render.echo_json([o.to_dict() for o in found])
-    else:
-        click.echo(render.outputs_table(found) if found else "(no outputs)")
-
-
-COMMANDS = (launch, status, wait, cancel, outputs)
+COMMANDS = (launch,)

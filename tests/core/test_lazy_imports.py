@@ -12,6 +12,8 @@ import sys
 import pytest
 
 HEAVY = ("httpx", "pydantic", "pydantic_settings", "yaml", "rich", "stamina")
+#: ``--version`` alone is answered before click is imported (start-up budget).
+FAST = [["--version"], ["-V"]]
 
 PROBE = """
 import contextlib, io, json, sys
@@ -21,7 +23,12 @@ with contextlib.redirect_stdout(io.StringIO()):
     for argv in ARGVS:
         codes.append(run(argv))
 heavy = sorted(m for m in HEAVY if m in sys.modules)
-print(json.dumps({"codes": codes, "heavy": heavy, "cli": "runhub.cli.runs" in sys.modules}))
+print(json.dumps({
+    "codes": codes,
+    "heavy": heavy,
+    "cli": "runhub.cli.runs" in sys.modules,
+    "click": "click" in sys.modules,
+}))
 """
 
 
@@ -31,8 +38,10 @@ print(json.dumps({"codes": codes, "heavy": heavy, "cli": "runhub.cli.runs" in sy
         [["--help"]],
         [["--version"]],
         [["-V"], ["launch", "--help"], ["status", "-h"], ["backends", "--help"]],
+        [["completion", "bash"], ["completion", "zsh"], ["completion", "fish"]],
+        [["batch", "--help"], ["runs", "--help"], ["outputs", "-h"], ["validate", "-h"]],
     ],
-    ids=["help", "version", "subcommand-help"],
+    ids=["help", "version", "subcommand-help", "completion", "new-commands-help"],
 )
 def test_help_and_version_import_nothing_heavy(argvs: list[list[str]]) -> None:
     code = f"ARGVS = {argvs!r}\nHEAVY = {HEAVY!r}\n{PROBE}"
@@ -41,5 +50,8 @@ def test_help_and_version_import_nothing_heavy(argvs: list[list[str]]) -> None:
     )
     report = json.loads(done.stdout)
     assert report["codes"] == [0] * len(argvs)
-    assert report["cli"], "the probe did not load the CLI's commands"
     assert report["heavy"] == []
+    if argvs == [["--version"]]:
+        assert not report["click"], "--version alone must not import click"
+    else:
+        assert report["cli"], "the probe did not load the CLI's commands"

@@ -1,0 +1,106 @@
+"""The click application behind ``runhub`` (loaded by :func:`runhub.cli.run`).
+
+Start-up stays fast: this module imports only click and the command modules,
+whose bodies import the library (httpx, pydantic, yaml, rich) when they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from runhub import __version__
+from runhub.cli import backends, batchcmd, config, extra, files, ledgercmd, multi, runs
+from runhub.cli.context import Session, parse_settings
+from runhub.cli.logs import configure as _configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "-V", "--version", prog_name="runhub", message="%(prog)s %(version)s"
+)
+@click.option(
+    "--profile",
+    metavar="NAME",
+    envvar="RUNHUB_PROFILE",
+    help="Settings profile from the config file (default: RUNHUB_PROFILE, else 'default').",
+)
+@click.option(
+    "-S",
+    "--setting",
+    "settings",
+    multiple=True,
+    metavar="BACKEND.FIELD=VALUE",
+    help="A backend setting for this command (beats env and profile). Repeatable.",
+)
+@click.option("-v", "--verbose", count=True, help="Log each request to stderr (-vv: everything).")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None, settings: tuple[str, ...], verbose: int) -> None:
+    """Launch and track pipeline runs on ICA, Code Ocean, locally, and more.
+
+    \b
+    Exit codes: 0 ok, 1 run failed or cancelled, 2 usage/spec/config error,
+    3 authentication, 4 platform or network error, 124 wait timed out.
+    """
+    ctx.call_on_close(_configure_logging(verbose))
+    session = ctx.ensure_object(Session)
+    session.profile = profile
+    session.settings = parse_settings(settings)
+    ctx.call_on_close(session.close)
+
+
+for _command in (
+    *runs.COMMANDS,
+    *multi.COMMANDS,
+    *files.COMMANDS,
+    *batchcmd.COMMANDS,
+    *ledgercmd.COMMANDS,
+    *extra.COMMANDS,
+    backends.backends,
+    config.config,
+):
+    cli.add_command(_command)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code; every expected failure is one line."""
+    from runhub.errors import RunhubError
+
+    try:
+        result = cli.main(args=argv, prog_name="runhub", standalone_mode=False)
+    except RunhubError as err:
+        _fail(str(err))
+        return err.exit_code
+    except click.UsageError as err:
+        where = err.ctx.command_path if err.ctx else "runhub"
+        _fail(f"{err.format_message()} (see '{where} --help')")
+        return 2
+    except click.ClickException as err:
+        _fail(err.format_message())
+        return 2
+    except click.Abort as err:  # click turns Ctrl-C (and EOF at a prompt) into Abort
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            _fail(_INTERRUPTED)
+            return 130
+        _fail("aborted")
+        return 1
+    except KeyboardInterrupt:
+        _fail(_INTERRUPTED)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+_INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
+
+
+def _fail(message: str) -> None:
+    # A multi-line message (a batch's problems, one per row) keeps its lines.
+    head, *rest = message.splitlines() or [""]
+    click.echo(f"runhub: error: {' '.join(head.split())}", err=True)
+    for line in rest:
+        if line.strip():
+            click.echo(f"  {' '.join(line.split())}", err=True)
+
+
+__all__ = ["cli", "run"]

@@ -1,0 +1,149 @@
+"""``runhub outputs``: list a run's results, or download them (one run or a batch)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runhub.cli import render
+from runhub.cli.context import Session, output_option, pass_session
+from runhub.cli.multi import batch_refs, parse_refs
+
+if TYPE_CHECKING:
+    from runhub.backend import Output, RunRef
+    from runhub.cli.download import Outcome
+    from runhub.client import Client
+
+
+@click.command()
+@click.argument("refs", metavar="[REF]...", nargs=-1)
+@click.option("--batch", metavar="ID", help="Every succeeded run of this batch.")
+@click.option(
+    "-d",
+    "--download",
+    "into",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Download the files into DIR (one sub-folder per run when there are several).",
+)
+@output_option
+@pass_session
+def outputs(
+    session: Session, refs: tuple[str, ...], batch: str | None, into: Path | None, output: str
+) -> None:
+    """List a run's result files and folders, or download them.
+
+    Downloads skip files already present with the same size and resume partial
+    ones (NAME.part), so running the same command again after an interruption
+    finishes the job.
+
+    \b
+    Examples:
+      runhub outputs local:20261123T034001-1a2b3c4d
+      runhub outputs ica:PROJECT/ANALYSIS --download results/
+      runhub outputs --batch b-1f2e3d4c5b6a7980 --download results/
+    """
+    if not refs and not batch:
+        raise click.UsageError("name a REF, or --batch ID")
+    runs = parse_refs(refs) + (batch_refs(batch) if batch else [])
+    client = session.client()
+    if into is None:
+        _list(client, runs, output)
+        return
+    if batch:  # only finished, successful runs have results worth fetching
+        runs = _succeeded(client, runs)
+    several = len(runs) > 1 or batch is not None
+    done: list[tuple[RunRef, Outcome]] = []
+    with ExitStack() as stack:
+        http = None
+        for run in runs:
+            found = client.outputs(run)
+            files = [o for o in found if o.kind == "file"]
+            with_urls = client.download_urls(run, files) if files else []
+            if http is None and any(not (o.url or "").startswith("file:") for o in with_urls):
+                http = stack.enter_context(_plain_http())
+            root = into / _folder(run) if several else into
+            for outcome in _fetch(with_urls, root, http):
+                done.append((run, outcome))
+    if output == "json":
+        render.echo_json(
+            [
+                {"ref": str(r), "path": str(o.path), "size": o.size, "action": o.action}
+                for r, o in done
+            ]
+        )
+        return
+    click.echo(
+        render.table(
+            ("REF", "FILE", "SIZE", "ACTION"),
+            ((r, o.path, render.size(o.size), o.action) for r, o in done),
+        )
+        if done
+        else "(no files)"
+    )
+
+
+def _list(client: Client, runs: list[RunRef], output: str) -> None:
+    listed = [(run, client.outputs(run)) for run in runs]
+    if output == "json":
+        if len(listed) == 1:
+            render.echo_json([o.to_dict() for o in listed[0][1]])
+        else:
+            render.echo_json(
+                [{"ref": str(r), "outputs": [o.to_dict() for o in found]} for r, found in listed]
+            )
+        return
+    if len(listed) == 1:
+        found = listed[0][1]
+        click.echo(render.outputs_table(found) if found else "(no outputs)")
+        return
+    click.echo(
+        render.table(
+            ("REF", "PATH", "SIZE", "KIND"),
+            ((r, o.path, render.size(o.size), o.kind) for r, found in listed for o in found),
+        )
+    )
+
+
+def _succeeded(client: Client, runs: list[RunRef]) -> list[RunRef]:
+    statuses = client.statuses(runs)
+    skipped = [s for s in statuses if not s.ok]
+    for s in skipped:
+        click.echo(f"runhub: skipping {s.ref} ({s.state.value})", err=True)
+    return [s.ref for s in statuses if s.ok]
+
+
+def _folder(run: RunRef) -> str:
+    """A run's sub-folder: its id, made safe as one path component."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run.id).strip("._") or "run"
+
+
+def _plain_http() -> Any:
+    """An HTTP client without platform credentials, for presigned URLs."""
+    import httpx
+
+    return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=300.0))
+
+
+def _fetch(files: list[Output], root: Path, http: Any) -> list[Outcome]:
+    from runhub.cli.download import fetch_all
+    from runhub.cli.live import fancy
+
+    if not (sys.stderr.isatty() and fancy()):
+        return fetch_all(files, root, http=http)
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    total = sum(o.size or 0 for o in files)
+    with Progress(
+        *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(str(root), total=total or None)
+        return fetch_all(files, root, http=http, progress=lambda n: bar.advance(task, n))
+
+
+COMMANDS = (outputs,)

@@ -1,0 +1,179 @@
+"""``runhub runs``: the ledger of launches, across backends and processes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from runhub.cli import render
+from runhub.cli.context import Session, output_option, pass_session, quiet_option
+from runhub.cli.params import DURATION
+
+if TYPE_CHECKING:
+    from runhub.ledger import Launch, Ledger
+
+STATES = [
+    "PENDING",
+    "QUEUED",
+    "INITIALIZING",
+    "RUNNING",
+    "FINALIZING",
+    "CANCELLING",
+    "SUCCEEDED",
+    "FAILED",
+    "CANCELLED",
+    "UNKNOWN",
+]
+
+
+class Since(click.ParamType[float]):
+    """A moment: a duration ago (``2h``, ``3d``) or an ISO date/time; as epoch seconds."""
+
+    name = "since"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        try:
+            return time.time() - DURATION.convert(text, param, ctx)
+        except click.BadParameter:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither a duration (2h, 3d) nor an ISO date", param, ctx)
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # a bare date/time is local time
+        return moment.timestamp()
+
+
+@click.command()
+@click.option("-b", "--backend", metavar="NAME", help="Only runs on this backend.")
+@click.option(
+    "-s",
+    "--state",
+    type=click.Choice(STATES, case_sensitive=False),
+    help="Only this state.",
+)
+@click.option("--batch", metavar="ID", help="Only runs of this batch.")
+@click.option("--since", type=Since(), metavar="WHEN", help="Launched since: 2h, 3d, 2026-11-01.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(0), default=100, show_default=True, help="0: no limit."
+)
+@click.option("-r", "--refresh", is_flag=True, help="Update unfinished runs from the platforms.")
+@click.option("--prune", is_flag=True, help="Delete finished runs older than --older-than.")
+@click.option(
+    "--older-than",
+    type=DURATION,
+    default="30d",
+    show_default=True,
+    metavar="DURATION",
+    help="With --prune.",
+)
+@output_option
+@quiet_option
+@pass_session
+def runs(
+    session: Session,
+    backend: str | None,
+    state: str | None,
+    batch: str | None,
+    since: float | None,
+    limit: int,
+    refresh: bool,
+    prune: bool,
+    older_than: float,
+    output: str,
+    quiet: bool,
+) -> None:
+    """Recent launches recorded in the ledger, newest first.
+
+    States are as last seen by runhub; --refresh asks the platforms first.
+
+    \b
+    Examples:
+      runhub runs --since 2h
+      runhub runs --batch b-1f2e3d4c5b6a7980 --refresh
+      runhub runs --state FAILED -o json
+      runhub runs --prune --older-than 30d
+    """
+    from runhub.ledger import Ledger
+
+    ledger = Ledger()
+    if prune:
+        removed = ledger.prune(time.time() - older_than)
+        click.echo(f"removed {removed} finished run{'s' if removed != 1 else ''} from the ledger")
+        return
+    wanted = state.upper() if state else None
+
+    def select() -> list[Launch]:
+        return ledger.runs(backend=backend, state=wanted, batch=batch, since=since, limit=limit)
+
+    found = select()
+    if refresh:
+        _refresh(session, ledger, found)
+        found = select()
+    if quiet:
+        for launch in found:
+            if launch.ref:
+                click.echo(launch.ref)
+    elif output == "json":
+        render.echo_json([launch.to_dict() for launch in found])
+    else:
+        click.echo(_table(found) if found else "(no runs recorded)")
+
+
+def _table(found: list[Launch]) -> str:
+    return render.table(
+        ("REF", "NAME", "BACKEND", "BATCH", "STATE", "LAUNCHED"),
+        (
+            (
+                launch.ref or "(not launched)",
+                launch.name,
+                launch.backend,
+                launch.batch,
+                launch.state or ("ERROR" if launch.error else None),
+                _local(launch.launched_at or launch.created_at),
+            )
+            for launch in found
+        ),
+    )
+
+
+def _local(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _refresh(session: Session, ledger: Ledger, found: list[Launch]) -> None:
+    """Ask each backend for its unfinished runs (statuses() records them in the ledger)."""
+    import asyncio
+
+    from runhub.errors import RunhubError
+    from runhub.ledger import TERMINAL
+
+    by_backend: dict[str, list[object]] = {}
+    for launch in found:
+        ref = launch.run_ref()
+        if ref is not None and launch.state not in TERMINAL:
+            by_backend.setdefault(launch.backend, []).append(ref)
+
+    async def go() -> None:
+        async with session.async_client() as client:
+            for name, refs in by_backend.items():
+                try:
+                    await client.statuses(refs)  # type: ignore[arg-type]
+                except RunhubError as error:
+                    click.echo(f"runhub: warning: {name}: not refreshed: {error}", err=True)
+
+    if by_backend:
+        asyncio.run(go())
+    del ledger
+
+
+COMMANDS = (runs,)

@@ -1,0 +1,180 @@
+"""Following many runs at once: one ``statuses`` call per backend per poll, shown
+as a live table on a terminal or as one line per state change otherwise."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runhub.cli import render
+
+if TYPE_CHECKING:
+    from runhub.aio import AsyncClient
+    from runhub.backend import RunRef
+    from runhub.clientbase import PollSchedule
+    from runhub.state import RunStatus
+
+#: Fixed poll interval in seconds for every follow/watch (tests, impatient people).
+POLL_ENV = "RUNHUB_POLL"
+
+
+def poll_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--poll SECONDS``: a fixed poll interval (default: adaptive per backend)."""
+    return click.option(
+        "--poll",
+        type=float,
+        metavar="SECONDS",
+        envvar=POLL_ENV,
+        help=f"Poll every SECONDS (default: 2 s growing to 30 s; local: 0.2 s to 2 s; "
+        f"env {POLL_ENV}).",
+    )(func)
+
+
+def schedule(poll: float | None, refs: Sequence[RunRef], client: AsyncClient) -> PollSchedule:
+    """A fixed schedule for ``--poll``, else gentle for platforms, brisk for local runs."""
+    from runhub.clientbase import PollSchedule
+
+    if poll is not None:
+        return PollSchedule(initial=poll, factor=1.0, cap=poll, jitter=0.0)
+    remote = any(client.backend(r.backend).capabilities.http for r in refs)
+    return PollSchedule() if remote else PollSchedule(initial=0.2, cap=2.0)
+
+
+def fancy() -> bool:
+    """True when stdout is a terminal that may show colour and redraw."""
+    return (
+        sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    )
+
+
+def elapsed(status: RunStatus, now: datetime | None = None) -> str | None:
+    """How long the run has taken so far (or took), as ``1h02m03s``."""
+    start = status.started or status.created
+    if start is None:
+        return None
+    end = status.ended or now or datetime.now(UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    seconds = max(0, int((end - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def runs_table(statuses: Sequence[RunStatus]) -> str:
+    """REF, NAME, STATE, ELAPSED, MESSAGE for each run."""
+    now = datetime.now(UTC)
+    return render.table(
+        ("REF", "NAME", "STATE", "ELAPSED", "MESSAGE"),
+        ((s.ref, s.name, s.state.value, elapsed(s, now), s.message) for s in statuses),
+    )
+
+
+def counts(statuses: Sequence[RunStatus]) -> dict[str, int]:
+    """How many runs are in each state (states in order of first appearance)."""
+    found: dict[str, int] = {}
+    for s in statuses:
+        found[s.state.value] = found.get(s.state.value, 0) + 1
+    return found
+
+
+def counts_line(statuses: Sequence[RunStatus]) -> str:
+    """``3 SUCCEEDED, 1 RUNNING``."""
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts(statuses).items()))
+
+
+async def follow(
+    client: AsyncClient,
+    refs: Sequence[RunRef],
+    *,
+    timeout: float | None,
+    poll: float | None,
+    show: bool,
+) -> list[RunStatus]:
+    """Watch ``refs`` until all are terminal; returns the final statuses in order.
+
+    ``show``: a live table on a terminal, else one line per state change. Raises
+    WaitTimeout (with the last statuses in its message) at the deadline.
+    """
+    import asyncio
+
+    from runhub.errors import WaitTimeout
+
+    latest: dict[str, RunStatus] = {}
+    display = _Display(show, len(refs))
+    try:
+        async with asyncio.timeout(timeout):
+            async for status in client.watch(refs, poll=schedule(poll, refs, client)):
+                latest[str(status.ref)] = status
+                display.update(status, [latest[str(r)] for r in refs if str(r) in latest])
+    except TimeoutError:
+        display.stop()
+        left = [s for s in latest.values() if not s.is_terminal]
+        pending = len(refs) - len(latest) + len(left)
+        what = f"{pending} of {len(refs)} runs" if len(refs) > 1 else f"{refs[0]}"
+        raise WaitTimeout(
+            f"{what} still not finished after {timeout:g} s; left running"
+            f" (resume with: runhub wait {' '.join(str(r) for r in refs[:3])}"
+            f"{' ...' if len(refs) > 3 else ''})",
+        ) from None
+    finally:
+        display.stop()
+    return [latest[str(r)] for r in refs]
+
+
+class _Display:
+    """A rich live table on a terminal; change lines otherwise; nothing if not shown."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show = show
+        self.total = total
+        self.live: Any = None
+        if show and fancy():
+            from rich.live import Live
+
+            self.live = Live(auto_refresh=True, refresh_per_second=4, transient=False)
+            self.live.start()
+
+    def update(self, status: RunStatus, current: Sequence[RunStatus]) -> None:
+        if not self.show:
+            return
+        if self.live is None:
+            line = render.change_line(status)
+            stamp, _, rest = line.partition("  ")
+            label = f"{status.ref}" + (f" ({status.name})" if status.name else "")
+            click.echo(f"{stamp}  {label}  {rest}" if self.total > 1 else line)
+            return
+        self.live.update(_rich_table(current, self.total))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _rich_table(statuses: Sequence[RunStatus], total: int) -> Any:
+    from rich.table import Table
+
+    colours = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan"}
+    now = datetime.now(UTC)
+    done = sum(1 for s in statuses if s.is_terminal)
+    table = Table(title=f"{done}/{total} finished — {counts_line(statuses)}", title_justify="left")
+    for header in ("REF", "NAME", "STATE", "ELAPSED", "MESSAGE"):
+        table.add_column(header)
+    for s in statuses:
+        style = colours.get(s.state.value, "")
+        table.add_row(
+            str(s.ref),
+            s.name or "-",
+            f"[{style}]{s.state.value}[/]" if style else s.state.value,
+            elapsed(s, now) or "-",
+            " ".join((s.message or "").split())[:60],
+        )
+    return table
