@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from runhub.cli import render
+from runhub.cli.context import Session, output_option, pass_session
+
 TEMPLATE = """\
 # runhub profiles. Each top-level table is a profile; choose one with
 # `runhub --profile NAME` or RUNHUB_PROFILE (default: "default"). Inside a profile,
@@ -50,3 +53,51 @@ def init() -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(TEMPLATE, encoding="utf-8")
     click.echo(str(target))
+
+
+@config.command()
+@click.option("-b", "--backend", "only", metavar="NAME", help="Only this backend.")
+@output_option
+@pass_session
+def show(session: Session, only: str | None, output: str) -> None:
+    """Effective settings of every backend, with their source; secrets masked.
+
+    Sources, strongest first: flag (-S BACKEND.FIELD=VALUE), env (the variable's
+    name), profile (the profile file), default.
+    """
+    from runhub.cli.settingsview import effective
+    from runhub.config import config_path, load_profile, profile_name
+    from runhub.plugins import registry
+
+    found = registry()
+    names = [only] if only else sorted(found.backends)
+    tables = load_profile(session.profile)
+    rows = []
+    for name in names:
+        table = tables.get(name, {})
+        rows.extend(
+            effective(
+                name,
+                found.get(name).settings_model,
+                flags=session.settings.get(name, {}),
+                profile=table if isinstance(table, dict) else {},
+                profile_name=profile_name(session.profile),
+            )
+        )
+    if output == "json":
+        render.echo_json(
+            {
+                "profile": profile_name(session.profile),
+                "config": str(config_path()),
+                "default_backend": tables.get("backend"),
+                "settings": [r.to_dict() for r in rows],
+            }
+        )
+        return
+    click.echo(f"# profile {profile_name(session.profile)} from {config_path()}")
+    click.echo(
+        render.table(
+            ("BACKEND", "SETTING", "VALUE", "SOURCE"),
+            ((r.backend, r.field, r.shown(), r.source) for r in rows),
+        )
+    )
