@@ -47,6 +47,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 FAULT_MODULE = "test_faults.py"
+#: (platform, entry point): AsyncClient.launch_many, or the ``runhub batch`` command.
+SCENARIOS = [(p, how) for how in ("library", "cli") for p in ("ica", "codeocean")]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,8 +60,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def fault_scenarios(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], dict[str, Any]]]:
-    """Start ``fault_scenario.py`` per platform when the session starts (if any fault
-    test was collected); the returned function waits for one platform's results."""
+    """Start ``fault_scenario.py`` per platform and entry point when the session starts
+    (if any fault test was collected); ``results("ica-cli")`` waits for one's results."""
     wanted = any(item.path.name == FAULT_MODULE for item in request.session.items)
     procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
     if wanted:
@@ -67,18 +69,19 @@ def fault_scenarios(
 
         out = tmp_path_factory.mktemp("fault-scenarios")
         script = Path(__file__).parent / "fault_scenario.py"
-        for seed, name in enumerate(("ica", "codeocean"), start=1):
-            target = out / f"{name}.json"
-            log = (out / f"{name}.log").open("wb")
+        for seed, (name, how) in enumerate(SCENARIOS, start=1):
+            key = f"{name}-{how}"
+            target = out / f"{key}.json"
+            log = (out / f"{key}.log").open("wb")
             proc = subprocess.Popen(
-                [sys.executable, str(script), name, str(seed), str(N), str(target)],
+                [sys.executable, str(script), name, str(seed), str(N), str(target), how],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            procs[name] = (proc, target)
+            procs[key] = (proc, target)
 
-    def results(name: str) -> dict[str, Any]:
-        proc, target = procs[name]
+    def results(key: str) -> dict[str, Any]:
+        proc, target = procs[key]
         code = proc.wait(timeout=600)
         assert code == 0, target.with_suffix(".log").read_text()[-3000:]
         data: dict[str, Any] = json.loads(target.read_text())
