@@ -1,22 +1,53 @@
 """The click application behind ``runhub`` (loaded by :func:`runhub.cli.run`).
 
-Start-up stays fast: this module imports only click and the command modules,
-whose bodies import the library (httpx, pydantic, yaml, rich) when they run.
+Start-up stays fast: this module imports only click; a command's module is
+imported when that command runs (or help lists it), and command bodies import the
+library (httpx, pydantic, yaml, rich) only when they need it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 import click
 
 from runhub import __version__
-from runhub.cli import backends, batchcmd, config, extra, files, ledgercmd, multi, runs
 from runhub.cli.context import Session, parse_settings
 from runhub.cli.logs import configure as _configure_logging
 
+#: Command name -> the module (under runhub.cli) and attribute defining it.
+COMMANDS = {
+    "launch": ("runs", "launch"),
+    "batch": ("batchcmd", "batch"),
+    "runs": ("ledgercmd", "runs"),
+    "status": ("multi", "status"),
+    "wait": ("multi", "wait"),
+    "cancel": ("multi", "cancel"),
+    "outputs": ("files", "outputs"),
+    "validate": ("extra", "validate"),
+    "backends": ("backends", "backends"),
+    "config": ("config", "config"),
+    "completion": ("extra", "completion"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module = importlib.import_module(f"runhub.cli.{where[0]}")
+        command: click.Command = getattr(module, where[1])
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "-V", "--version", prog_name="runhub", message="%(prog)s %(version)s"
 )
@@ -48,19 +79,6 @@ def cli(ctx: click.Context, profile: str | None, settings: tuple[str, ...], verb
     session.profile = profile
     session.settings = parse_settings(settings)
     ctx.call_on_close(session.close)
-
-
-for _command in (
-    *runs.COMMANDS,
-    *multi.COMMANDS,
-    *files.COMMANDS,
-    *batchcmd.COMMANDS,
-    *ledgercmd.COMMANDS,
-    *extra.COMMANDS,
-    backends.backends,
-    config.config,
-):
-    cli.add_command(_command)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from runhub.client import AsyncClient, Client
+    from runhub.clientbase import _ClientBase
     from runhub.plugins import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,6 +33,19 @@ class Session:
         """This invocation uses ``backend`` alone: when it is built in (local), the
         client skips importing the other plugins (they pull in httpx)."""
         self._only = backend
+
+    def builtin(self, backend: str) -> bool:
+        """True if ``backend`` is built into runhub (needs no plugin)."""
+        from runhub.plugins import BUILTINS
+
+        return backend in dict(BUILTINS)
+
+    def light(self) -> _ClientBase:
+        """Settings, backends and redaction without the clients' machinery (no
+        asyncio, no transport, no ledger), for built-in backends' offline work."""
+        from runhub.clientbase import _ClientBase
+
+        return _ClientBase(profile=self.profile, settings=self.settings, plugins=self._plugins())
 
     def client(self) -> Client:
         """The library client for this invocation (imports httpx only now)."""

@@ -15,6 +15,8 @@ from runhub.cli.context import Session, output_option, pass_session
 from runhub.cli.params import DURATION
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from runhub.backend import Output
@@ -81,6 +83,13 @@ def launch(
     run_spec = apply_overrides(load_spec(spec), parse_overrides(overrides, name))
     chosen = resolve_backend(backend, run_spec, session.profile)
     session.only(chosen)
+    if dry_run and session.builtin(chosen):
+        # A built-in backend (local) does no HTTP: describe the launch without
+        # loading the client, the transport or the ledger (start-up budget).
+        light = session.light()
+        described, checked = light._prepare(run_spec, chosen)
+        _show_description(chosen, described.describe_launch(checked), light.redact, output)
+        return
     client = session.client()
     if dry_run:
         _show_dry_run(client, run_spec, chosen, output)
@@ -108,7 +117,7 @@ def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> N
     chosen = client.backend(backend)
     if not chosen.capabilities.http:  # local: describe it without loading the transport
         client.validate(spec, backend)
-        _show_description(backend, chosen.describe_launch(spec), client, output)
+        _show_description(backend, chosen.describe_launch(spec), client.redact, output)
         return
     dry = client.dry_run(spec, backend)
     if output == "json":
@@ -134,14 +143,16 @@ def _show_dry_run(client: Client, spec: RunSpec, backend: str, output: str) -> N
         click.echo(client.redact(_plain(dry.description)))
 
 
-def _show_description(backend: str, description: object, client: Client, output: str) -> None:
+def _show_description(
+    backend: str, description: object, redact: Callable[[str], str], output: str
+) -> None:
     if output == "json":
         render.echo_json(
             {"backend": backend, "lookups": [], "request": None, "description": description}
         )
         return
     click.echo(f"# {backend} backend: nothing launched; a launch would run:")
-    click.echo(client.redact(_plain(description)))
+    click.echo(redact(_plain(description)))
 
 
 def _plain(description: object) -> str:

@@ -6,8 +6,10 @@ Checked in a fresh interpreter, since this test process has imported them alread
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +28,7 @@ heavy = sorted(m for m in HEAVY if m in sys.modules)
 print(json.dumps({
     "codes": codes,
     "heavy": heavy,
-    "cli": "runhub.cli.runs" in sys.modules,
+    "cli": "runhub.cli.app" in sys.modules,
     "click": "click" in sys.modules,
 }))
 """
@@ -55,3 +57,24 @@ def test_help_and_version_import_nothing_heavy(argvs: list[list[str]]) -> None:
         assert not report["click"], "--version alone must not import click"
     else:
         assert report["cli"], "the probe did not load the CLI's commands"
+
+
+def test_local_dry_run_imports_neither_httpx_nor_rich(tmp_path: Path) -> None:
+    """``launch --dry-run`` on the local backend stays light: no transport, no
+    rich (httpx 0.28 would pull in rich and pygments)."""
+    root = Path(__file__).resolve().parents[2]
+    argv = [["launch", "--dry-run", "examples/hello/runspec.yaml"]]
+    code = f"ARGVS = {argv!r}\nHEAVY = {('httpx', 'rich', 'stamina')!r}\n{PROBE}"
+    env = {**os.environ, "RUNHUB_HOME": str(tmp_path), "RUNHUB_CONFIG": str(tmp_path / "x.toml")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=root,
+        env=env,
+    )
+    report = json.loads(done.stdout)
+    assert report["codes"] == [0]
+    assert report["heavy"] == []
