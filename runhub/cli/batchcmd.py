@@ -112,6 +112,13 @@ def batch(
         _show_plan(the_plan, chosen, output)
         return
     show = output != "json" and not quiet
+    if show:
+        count = len(the_plan.items)
+        click.echo(
+            f"batch {the_plan.batch_id}: {count} run{'s' if count != 1 else ''} on {chosen}"
+            " (run the same command again to resume after an interruption)",
+            err=True,
+        )
     results, final = asyncio.run(
         _run(session, the_plan, chosen, concurrency, wait, timeout, poll, show)
     )
