@@ -8,7 +8,9 @@ fetched with a plain client: platform credentials never leave with them.
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from runhub.backend import Output
 
 CHUNK = 1 << 16
+log = logging.getLogger("runhub.download")
 
 
 @dataclass
@@ -104,7 +107,15 @@ def _get(http: httpx.Client, url: str, part: Path, progress: Callable[[int], Non
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
+        started = time.monotonic()
         with http.stream("GET", url, headers=headers) as response:
+            log.info(
+                "GET %s%s -> %s (%d ms) [download]",
+                _short(url),
+                f" ({headers['Range']})" if headers else "",
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
             if response.status_code == 416 and have:  # the .part is already complete
                 progress(have)
                 return "resumed"

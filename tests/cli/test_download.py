@@ -98,7 +98,11 @@ def test_cli_downloads_code_ocean_results_without_credentials(
         first.unlink()
         first.with_name(first.name + ".part").write_bytes(b"x")
         before = len(downloads)
-        again = cli("outputs", ref, "--download", str(into), "-o", "json").json()
+        logged = cli("-v", "outputs", ref, "--download", str(into), "-o", "json")
+        assert "[download]" in logged.err
+        assert "Signature" not in logged.err
+        assert DEFAULT_TOKEN not in logged.err
+        again = logged.json()
         assert sorted(g["action"] for g in again).count("downloaded") == 1
         assert first.stat().st_size == listed[0]["size"]
         assert len([r for r in seen if "/emulator-downloads/" in r.url.path]) == before + 1
