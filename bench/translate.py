@@ -4,10 +4,11 @@
    translation (ICA ``plan`` + ``body`` with looked-up ids; Code Ocean
    ``translate``), and the whole launch exchange up to its POST request (lookups
    cached, the ``httpx.Request`` built) — what each row of a batch costs the client.
-2. Peak memory while tracking 10,000 runs: a fresh process launches them on the
-   emulator (own process, no latency) and watches them all to completion; its peak
-   RSS is reported, with the RSS before the runs (interpreter and libraries) and
-   tracemalloc's peak of the Python heap during the watch.
+2. Peak memory while tracking 10,000 runs: one fresh process launches them on the
+   emulator (own process, no latency) and writes their refs; another fresh process
+   reads the refs and watches every run to completion (as ``runhub watch`` on a
+   batch would). Reported: RSS before (interpreter and libraries), the launching
+   process's peak RSS, and the tracking process's peak RSS (Linux ``VmHWM``).
 
 Usage: python bench/translate.py [--specs 20000] [--runs 10000] [--backends ica,codeocean]
 """
@@ -20,8 +21,8 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -100,28 +101,62 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def track(backend: str, n: int, speed: float = 1.0) -> dict[str, Any]:
-    """In this (fresh) process: launch ``n`` runs, watch them all; memory figures."""
+def launch_child(backend: str, url: str, n: int, out: str) -> dict[str, Any]:
+    """In a fresh process: launch ``n`` runs, write their refs to ``out``; memory."""
     base = _peak_rss_mb()
-    with Emulator(backend, speed=speed) as emu:
 
-        async def go() -> dict[str, Any]:
-            async with AsyncClient(
-                settings=settings(backend, emu.url), plugins=plugins()
-            ) as client:
-                launched = await client.launch_many(specs(backend, n), concurrency=32)
-                tracemalloc.start()
-                done = 0
-                poll = PollSchedule(initial=1.0, factor=1.0, cap=1.0, jitter=0.0)
-                async for status in client.watch([s.ref for s in launched], poll=poll):
-                    done += status.is_terminal
-                heap = tracemalloc.get_traced_memory()[1] / 2**20
-                tracemalloc.stop()
-                return {"done": done, "heap_peak_mb": heap}
+    async def go() -> list[str]:
+        async with AsyncClient(settings=settings(backend, url), plugins=plugins()) as client:
+            launched = await client.launch_many(specs(backend, n), concurrency=32)
+        return [f"{s.ref}\t{s.ref.batch or ''}" for s in launched]
 
-        got = asyncio.run(go())
-    peak = _peak_rss_mb()
-    return {**got, "rss_before_mb": base, "rss_peak_mb": peak, "runs": n}
+    Path(out).write_text("\n".join(asyncio.run(go())))
+    return {"rss_before_mb": base, "rss_peak_mb": _peak_rss_mb()}
+
+
+def watch_child(backend: str, url: str, refs_file: str) -> dict[str, Any]:
+    """In a fresh process: watch the runs listed in ``refs_file`` to the end; memory."""
+    from runhub.backend import RunRef
+
+    base = _peak_rss_mb()
+    refs = []
+    for line in Path(refs_file).read_text().splitlines():
+        text, _, batch = line.partition("\t")
+        ref = RunRef.parse(text)
+        refs.append(RunRef(ref.backend, ref.id, batch or None))
+
+    async def go() -> dict[str, Any]:
+        async with AsyncClient(settings=settings(backend, url), plugins=plugins()) as client:
+            done = 0
+            poll = PollSchedule(initial=1.0, factor=1.0, cap=1.0, jitter=0.0)
+            async for status in client.watch(refs, poll=poll):
+                done += status.is_terminal
+            return {"done": done}
+
+    got = asyncio.run(go())
+    return {**got, "rss_before_mb": base, "rss_peak_mb": _peak_rss_mb()}
+
+
+def track(backend: str, n: int, speed: float) -> dict[str, Any]:
+    """Launch ``n`` runs in one fresh process, then track them in another."""
+    with Emulator(backend, speed=speed) as emu, tempfile.TemporaryDirectory() as tmp:
+        refs = str(Path(tmp) / "refs.tsv")
+        me = [sys.executable, __file__]
+        launched = _child([*me, "--child", "launch", backend, emu.url, str(n), refs])
+        tracked = _child([*me, "--child", "watch", backend, emu.url, refs])
+    return {
+        "runs": n,
+        "done": tracked["done"],
+        "rss_before_mb": tracked["rss_before_mb"],
+        "rss_launch_peak_mb": launched["rss_peak_mb"],
+        "rss_peak_mb": tracked["rss_peak_mb"],
+    }
+
+
+def _child(cmd: list[str]) -> dict[str, Any]:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -131,19 +166,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--backends", default="ica,codeocean")
     parser.add_argument("--name", default="translate", help="results file name")
     parser.add_argument("--speed", type=float, default=1.0, help="emulated run time scale")
-    parser.add_argument("--track", help=argparse.SUPPRESS)  # child mode: one backend
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # a measuring process
     args = parser.parse_args(argv)
-    if args.track:
-        print(json.dumps(track(args.track, args.runs, args.speed)))
+    if args.child:
+        kind, backend, url, *rest = args.child
+        if kind == "launch":
+            print(json.dumps(launch_child(backend, url, int(rest[0]), rest[1])))
+        else:
+            print(json.dumps(watch_child(backend, url, rest[0])))
         return {}
     results: dict[str, Any] = {"specs": args.specs, "runs": args.runs}
     rows = []
     for backend in args.backends.split(","):
         pure, exchange = (ica_translation if backend == "ica" else co_translation)(args.specs)
-        cmd = [sys.executable, __file__, "--track", backend, "--runs", str(args.runs)]
-        cmd += ["--speed", str(args.speed)]
-        child = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
-        memory = json.loads(child.stdout.strip().splitlines()[-1])
+        memory = track(backend, args.runs, args.speed)
         results[backend] = {"translations_per_s": pure, "exchanges_per_s": exchange, **memory}
         rows.append(
             [
@@ -152,8 +188,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 exchange,
                 memory["done"],
                 memory["rss_before_mb"],
+                memory["rss_launch_peak_mb"],
                 memory["rss_peak_mb"],
-                memory["heap_peak_mb"],
             ]
         )
     headers = [
@@ -162,8 +198,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "launch requests/s",
         "runs tracked",
         "RSS before MB",
-        "RSS peak MB",
-        "heap peak MB (watch)",
+        "RSS peak launching MB",
+        "RSS peak tracking MB",
     ]
     print(f"{args.specs} specs translated (one core); {args.runs} runs tracked to the end")
     print(table(headers, rows))
