@@ -44,7 +44,32 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"runhub.cli.{where[0]}")
         command: click.Command = getattr(module, where[1])
+        _add_profile_option(command)
         return command
+
+
+def _set_profile(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Session).profile = value
+
+
+def _add_profile_option(command: click.Command) -> None:
+    """``--profile NAME`` after any command too (``runhub runs --profile lab``)."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_profile_option(sub)
+        return
+    if any(p.name == "profile" for p in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["--profile"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_set_profile,
+            help="Settings profile (same as 'runhub --profile NAME').",
+        )
+    )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -159,3 +159,15 @@ def test_wait_many_and_status_watch(cli: Any, ok_spec: Path, failing_spec: Path)
     watched = cli("status", good, bad, "--watch", "--poll", "0.05", "-q")
     assert (watched.code, watched.lines) == (0, [good, bad])
     cli("wait").fails(2, "REF")
+
+
+def test_profile_option_after_any_command(cli: Any, tmp_path: Path, ok_spec: Path) -> None:
+    (tmp_path / "config.toml").write_text('[lab.ica]\nproject_id = "lab-project"\n')
+    done = cli("config", "show", "--backend", "ica", "--profile", "lab", "-o", "json")
+    assert done.code == 0, done.err
+    assert done.json()["profile"] == "lab"
+    fields = {s["field"]: s["value"] for s in done.json()["settings"]}
+    assert fields["project_id"] == "lab-project"
+    assert cli("runs", "--profile", "nosuch").code == 0  # the ledger needs no profile
+    cli("validate", str(ok_spec), "--profile", "nosuch").fails(2, "profile 'nosuch' not found")
+    assert cli("validate", str(ok_spec), "--profile", "lab").code == 0
