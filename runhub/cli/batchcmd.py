@@ -173,7 +173,10 @@ async def _run(
             return results, []
         if show:
             click.echo(f"following {len(refs)} runs of batch {the_plan.batch_id}", err=True)
-        final = await live.follow(client, refs, timeout=timeout, poll=poll, show=show)
+        resume = f"runhub wait --batch {the_plan.batch_id}"
+        final = await live.follow(
+            client, refs, timeout=timeout, poll=poll, show=show, resume=resume
+        )
         return results, final
 
 

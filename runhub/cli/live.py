@@ -97,6 +97,7 @@ async def follow(
     timeout: float | None,
     poll: float | None,
     show: bool,
+    resume: str | None = None,
 ) -> list[RunStatus]:
     """Watch ``refs`` until all are terminal; returns the final statuses in order.
 
@@ -119,10 +120,11 @@ async def follow(
         left = [s for s in latest.values() if not s.is_terminal]
         pending = len(refs) - len(latest) + len(left)
         what = f"{pending} of {len(refs)} runs" if len(refs) > 1 else f"{refs[0]}"
+        if resume is None:
+            more = " ..." if len(refs) > 3 else ""
+            resume = f"runhub wait {' '.join(str(r) for r in refs[:3])}{more}"
         raise WaitTimeout(
-            f"{what} still not finished after {timeout:g} s; left running"
-            f" (resume with: runhub wait {' '.join(str(r) for r in refs[:3])}"
-            f"{' ...' if len(refs) > 3 else ''})",
+            f"{what} still not finished after {timeout:g} s; left running (resume with: {resume})",
         ) from None
     finally:
         display.stop()

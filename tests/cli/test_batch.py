@@ -146,3 +146,19 @@ def test_outputs_of_a_whole_batch_download_into_one_folder_per_run(
     assert texts == ["hello x\n", "hello y\n"]
     again = cli("outputs", "--batch", ran["batch"], "--download", str(target), "-o", "json")
     assert [g["action"] for g in again.json()] == ["skipped", "skipped"]
+
+
+def test_batch_wait_timeout_leaves_runs_going_and_says_how_to_resume(
+    cli: Any, tmp_path: Path, slow_spec: Path
+) -> None:
+    spec = tmp_path / "slow-batch.yaml"
+    spec.write_text("pipeline: slow\nname: 'slow-{n}'\n")
+    samples = sheet(tmp_path, ["1", "2"], header="n")
+    done = cli(
+        "batch", str(spec), str(samples), "-q", "--wait", "--timeout", "0.3", "--poll", "0.05"
+    )
+    line = done.fails(124, "2 of 2 runs still not finished", "runhub wait --batch b-")
+    batch_id = line.rsplit("--batch ", 1)[1].rstrip(")")
+    states = {r["state"] for r in cli("runs", "--batch", batch_id, "-o", "json").json()}
+    assert states <= {"QUEUED", "RUNNING"}
+    assert cli("cancel", "--batch", batch_id, "--yes").code == 0
