@@ -152,3 +152,27 @@ def test_batch_killed_midway_then_run_again_makes_exactly_50_runs(
     assert again.code == 0, again.err
     assert platform.created() == ROWS
     assert again.json()["summary"] == {"SUCCEEDED": ROWS}
+
+
+def test_rows_the_platform_refuses_are_reported_and_the_rest_launch(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = CodeOceanEmulator(clock=Clock(speed=5000))
+    spec = tmp_path / "co.yaml"
+    spec.write_text(CO_TEMPLATE.replace("3f2f5a8e-1c61-4f0b-9a55-6d1f2c7b9e01", "'{capsule}'"))
+    good = "3f2f5a8e-1c61-4f0b-9a55-6d1f2c7b9e01"
+    missing = "00000000-0000-4000-8000-000000000000"
+    sheet = tmp_path / "rows.tsv"
+    sheet.write_text(f"sample\tcoverage\tcapsule\nA\t1\t{good}\nB\t2\t{missing}\nC\t3\t{good}\n")
+    with EmulatorServer(app) as server:
+        monkeypatch.setenv("CODEOCEAN_URL", server.url)
+        monkeypatch.setenv("CODEOCEAN_API_TOKEN", DEFAULT_TOKEN)
+        done = cli("batch", str(spec), str(sheet), "--wait", "--poll", "0.05", "-o", "json")
+    assert done.code == 4, done.err
+    data = done.json()
+    assert data["summary"] == {"SUCCEEDED": 2, "NOT LAUNCHED": 1}
+    refused = data["runs"][1]
+    assert (refused["row"], refused["ref"], refused["state"]) == (3, None, None)
+    assert refused["error"]
+    assert "runhub: row 3:" in done.err
+    assert len(app.created) == 2
