@@ -1,19 +1,21 @@
 """Crash safety: a batch launcher SIGKILLed at random moments, then run again,
 ends with exactly N runs, each row mapped to one run.
 
-The launcher is a real process (``crash_driver.py``: AsyncClient + Ledger, settings
-from the environment); the emulator lives in the test process, so its runs outlive
-the launcher. Two kinds of kill alternate:
+The launcher is a real process: ``crash_driver.py`` (AsyncClient + Ledger, settings
+from the environment) or ``runhub batch`` on a samplesheet; the emulator lives in the
+test process, so its runs outlive the launcher. Two kinds of kill alternate:
 
 - *between the request and the ledger write*: the emulator kills the launcher the
   moment it has created the k-th run of this round, before answering. The run
   exists; the ledger only knows the launch was attempted. Deterministic, and no
   test hook in runhub itself.
-- *at a random moment*: after a random delay once the launcher is ready.
+- *at a random moment*: a random delay after the launcher is ready (0-0.1 s), or
+  after ``runhub batch`` starts (0.2-0.7 s, start-up included).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -28,13 +30,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fault_scenario import template
 from platforms import PLATFORMS, Platform, serve
 
 from runhub.ledger import Ledger
 from runhub.tracking import needs_recovery
 
 N = 24
-ROUNDS = 6  # kills per platform; both platforms: 12 trials
+ROUNDS = 3  # kills per platform and way (2 at the emulator, 1 at random): 12 trials
+SERVER_SIDE = len(range(0, ROUNDS, 2))
+WAYS = ["library", "cli"]
 DRIVER = Path(__file__).parent / "crash_driver.py"
 
 
@@ -82,38 +87,63 @@ class Trials:
     log: list[str] = field(default_factory=list)
 
 
-def _driver(platform: Platform, ledger: Path, batch: str) -> subprocess.Popen[str]:
+def _driver(platform: Platform, ledger: Path, batch: str, how: str) -> subprocess.Popen[str]:
     env = {**os.environ, **platform.env()}
+    if how == "library":
+        command = [sys.executable, str(DRIVER), platform.name, str(ledger), str(N), batch]
+        cwd = None
+    else:  # runhub batch, with its ledger in RUNHUB_HOME
+        work = ledger.parent
+        env["RUNHUB_HOME"] = str(work / "home")
+        command = [
+            sys.executable,
+            "-m",
+            "runhub.cli",
+            "batch",
+            "tpl.yaml",
+            "sheet.csv",
+            "-o",
+            "json",
+        ]
+        cwd = work
     return subprocess.Popen(
-        [sys.executable, str(DRIVER), platform.name, str(ledger), str(N), batch],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
 
 
-def crash_rounds(name: str, tmp: Path, seed: int) -> dict[str, Any]:
+def _rows(ledger: Path, batch: str, how: str) -> list[Any]:
+    if how == "library":
+        return Ledger(ledger).batch(batch)
+    return Ledger(ledger.parent / "home" / "ledger.sqlite").runs(limit=None)
+
+
+def crash_rounds(name: str, how: str, tmp: Path, seed: int) -> dict[str, Any]:
     """ROUNDS killed launches of one batch, then one that finishes."""
     rng = random.Random(seed)
-    ledger = tmp / f"{name}.sqlite"
+    work = tmp / f"{name}-{how}"
+    work.mkdir()
+    ledger = work / "ledger.sqlite"
     batch = f"crash-{name}"
+    (work / "tpl.yaml").write_text(template(name))
+    (work / "sheet.csv").write_text("row,mode\n" + "".join(f"{i},fast\n" for i in range(N)))
     trials = Trials()
     with serve(name, speed=50.0) as platform:
         switch = KillSwitch(platform)
         platform.server.app = switch
         for round_ in range(ROUNDS):
-            proc = _driver(platform, ledger, batch)
+            proc = _driver(platform, ledger, batch, how)
             assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready", proc.stderr
+            if how == "library":
+                assert proc.stdout.readline().strip() == "ready", proc.stderr
             server_side = round_ % 2 == 0
             if server_side:
                 switch.arm(proc.pid, kill_at=rng.randint(1, 3))
                 proc.wait(timeout=60)
                 switch.disarm()
-            else:
+            else:  # the CLI prints nothing before launching: allow for its start-up
+                delay = rng.uniform(0.0, 0.1) if how == "library" else rng.uniform(0.2, 0.7)
                 try:
-                    proc.wait(timeout=rng.uniform(0.0, 0.4))
+                    proc.wait(timeout=delay)
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(timeout=60)
@@ -122,15 +152,18 @@ def crash_rounds(name: str, tmp: Path, seed: int) -> dict[str, Any]:
             trials.kills += killed
             if killed and server_side:
                 trials.between_request_and_ledger += 1
-                rows = Ledger(ledger).batch(batch)
+                rows = _rows(ledger, batch, how)
                 trials.unrecorded_after_kill += sum(1 for r in rows if needs_recovery(r))
             trials.max_created_seen = max(trials.max_created_seen, len(platform.created_ids()))
             trials.log.append(f"round {round_}: rc={proc.returncode}")
-        proc = _driver(platform, ledger, batch)
+        proc = _driver(platform, ledger, batch, how)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, (out, err)
-        refs = out.split("done", 1)[1].split()
-        rows = Ledger(ledger).batch(batch)
+        if how == "library":
+            refs = out.split("done", 1)[1].split()
+        else:
+            refs = [run["ref"] for run in json.loads(out)["runs"]]
+        rows = _rows(ledger, batch, how)
         return {
             "trials": trials,
             "created": platform.created_ids(),
@@ -149,18 +182,23 @@ def _parse(text: str) -> Any:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("crash")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {n: pool.submit(crash_rounds, n, tmp, i) for i, n in enumerate(PLATFORMS)}
-        yield {n: f.result(timeout=300) for n, f in futures.items()}
+    series = [(n, how) for how in WAYS for n in PLATFORMS]
+    with ThreadPoolExecutor(max_workers=len(series)) as pool:
+        futures = {
+            f"{n}-{how}": pool.submit(crash_rounds, n, how, tmp, i)
+            for i, (n, how) in enumerate(series)
+        }
+        yield {key: f.result(timeout=300) for key, f in futures.items()}
 
 
+@pytest.mark.parametrize("how", WAYS)
 @pytest.mark.parametrize("name", PLATFORMS)
 def test_killed_launcher_rerun_ends_with_exactly_n_runs(
-    name: str, outcomes: dict[str, Any]
+    name: str, how: str, outcomes: dict[str, Any]
 ) -> None:
-    got = outcomes[name]
+    got = outcomes[f"{name}-{how}"]
     trials: Trials = got["trials"]
-    assert trials.kills >= ROUNDS // 2 + 1, trials.log
+    assert trials.kills >= SERVER_SIDE, trials.log
     assert trials.max_created_seen <= N
     created = got["created"]
     assert len(created) == N
@@ -175,17 +213,18 @@ def test_killed_launcher_rerun_ends_with_exactly_n_runs(
     assert {_parse(r).id.rpartition("/")[2] for r in refs} == set(created)
 
 
+@pytest.mark.parametrize("how", WAYS)
 @pytest.mark.parametrize("name", PLATFORMS)
 def test_runs_created_while_the_launcher_died_are_adopted(
-    name: str, outcomes: dict[str, Any]
+    name: str, how: str, outcomes: dict[str, Any]
 ) -> None:
-    got = outcomes[name]
+    got = outcomes[f"{name}-{how}"]
     trials: Trials = got["trials"]
-    assert trials.between_request_and_ledger == ROUNDS // 2
+    assert trials.between_request_and_ledger == SERVER_SIDE
     # each such kill left a row attempted but without its run in the ledger ...
     assert trials.unrecorded_after_kill >= trials.between_request_and_ledger
     # ... and the run it had created was adopted by a later launch, not duplicated
-    assert len(got["orphans"]) == ROUNDS // 2
+    assert len(got["orphans"]) == SERVER_SIDE
     assert set(got["orphans"]) <= set(got["refs"])
 
 
