@@ -58,6 +58,7 @@ def outputs(
     if batch:  # only finished, successful runs have results worth fetching
         runs = _succeeded(client, runs)
     several = len(runs) > 1 or batch is not None
+    folders = _folders(runs) if several else {}
     done: list[tuple[RunRef, Outcome]] = []
     with ExitStack() as stack:
         http = None
@@ -67,7 +68,7 @@ def outputs(
             with_urls = client.download_urls(run, files) if files else []
             if http is None and any(not (o.url or "").startswith("file:") for o in with_urls):
                 http = stack.enter_context(_plain_http())
-            root = into / _folder(run) if several else into
+            root = into / folders[str(run)] if several else into
             for outcome in _fetch(with_urls, root, http):
                 done.append((run, outcome))
     if output == "json":
@@ -118,9 +119,25 @@ def _succeeded(client: Client, runs: list[RunRef]) -> list[RunRef]:
     return [s.ref for s in statuses if s.ok]
 
 
-def _folder(run: RunRef) -> str:
-    """A run's sub-folder: its id, made safe as one path component."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run.id).strip("._") or "run"
+def _safe(text: str) -> str:
+    """``text`` made safe as one path component."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "run"
+
+
+def _folders(runs: list[RunRef]) -> dict[str, str]:
+    """Each run's sub-folder: its name from the ledger when every run has a distinct
+    one (a batch's sample names), else its id."""
+    from runhub.ledger import Ledger
+
+    ledger = Ledger()
+    names = {}
+    for run in runs:
+        record = ledger.by_ref(str(run))
+        names[str(run)] = _safe(record.name) if record and record.name else None
+    chosen = list(names.values())
+    if None not in chosen and len(set(chosen)) == len(chosen):
+        return {ref: name for ref, name in names.items() if name is not None}
+    return {str(run): _safe(run.id) for run in runs}
 
 
 def _plain_http() -> Any:

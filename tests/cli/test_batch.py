@@ -142,8 +142,8 @@ def test_outputs_of_a_whole_batch_download_into_one_folder_per_run(
     got = cli("outputs", "--batch", ran["batch"], "--download", str(target), "-o", "json")
     assert got.code == 0, got.err
     assert [g["action"] for g in got.json()] == ["downloaded", "downloaded"]
-    texts = sorted(p.read_text() for p in target.glob("*/hello.txt"))
-    assert texts == ["hello x\n", "hello y\n"]
+    assert (target / "greet-a" / "hello.txt").read_text() == "hello x\n"
+    assert (target / "greet-b" / "hello.txt").read_text() == "hello y\n"
     again = cli("outputs", "--batch", ran["batch"], "--download", str(target), "-o", "json")
     assert [g["action"] for g in again.json()] == ["skipped", "skipped"]
 
