@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fault_scenario import template
 from invoke import cli_run
 from platforms import CO_TOKEN, ICA_KEY, Platform, client, fault_plan, registry, serve
 from rows import POLICY, spec_for
@@ -142,6 +143,19 @@ def _cli_session(platform: Platform, tmp: Path, argv: list[str]) -> list[str]:
     go("cancel", "--yes", other)
     go("status", f"{platform.name}:nope/nope")
     go("launch", str(tmp / "missing.yaml"))
+    go("validate", spec)
+    go("config", "show")
+    go("config", "show", "-o", "json")
+    go("runs")
+    go("runs", "--refresh", "-o", "json")
+    go("outputs", ref, "--download", str(tmp / "downloads"))
+    (tmp / "tpl.yaml").write_text(template(platform.name))
+    (tmp / "sheet.csv").write_text("row,mode\n1,fast\n2,fast\n")
+    batch = ["batch", str(tmp / "tpl.yaml"), str(tmp / "sheet.csv")]
+    go(*batch, "--dry-run")
+    go(*batch, "-o", "json")
+    go(*batch, "--wait", "--poll", "0.05", "-o", "yaml")
+    go("completion", "bash")
     return seen
 
 
