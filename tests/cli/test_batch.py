@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runhub.ledger import Ledger
 
 ROWS_KEYS = {"row", "name", "row_key", "ref", "state", "error", "message"}
@@ -162,3 +164,28 @@ def test_batch_wait_timeout_leaves_runs_going_and_says_how_to_resume(
     states = {r["state"] for r in cli("runs", "--batch", batch_id, "-o", "json").json()}
     assert states <= {"QUEUED", "RUNNING"}
     assert cli("cancel", "--batch", batch_id, "--yes").code == 0
+
+
+def test_the_example_samplesheet_runs(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)  # the example's paths are relative to the repository root
+    done = cli(
+        "batch",
+        "examples/samplesheets/hello.yaml",
+        "examples/samplesheets/hello.csv",
+        "--wait",
+        "--poll",
+        "0.05",
+        "-o",
+        "json",
+    )
+    assert done.code == 0, done.err
+    data = done.json()
+    assert [r["name"] for r in data["runs"]] == ["hello-A", "hello-B", "hello-C"]
+    into = tmp_path / "results"
+    got = cli("outputs", "--batch", data["batch"], "--download", str(into))
+    assert got.code == 0, got.err
+    summary = (into / "hello-C" / "summary.tsv").read_text().splitlines()
+    assert summary[1].startswith("sample-C.fastq.gz\t50\t")
