@@ -253,7 +253,9 @@ class AsyncClient(_ClientBase):
         """The current status of one run."""
         run = as_ref(ref)
         backend = self.backend(run.backend)
-        return await self._run(backend, lambda: backend.status(run))
+        status = await self._run(backend, lambda: backend.status(run))
+        self._observe([status])
+        return status
 
     async def statuses(self, refs: Sequence[RefLike]) -> list[RunStatus]:
         """Current statuses of many runs (batched per backend where possible)."""

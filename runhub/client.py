@@ -155,7 +155,9 @@ class Client(_ClientBase):
         """The current status of one run."""
         run = as_ref(ref)
         backend = self.backend(run.backend)
-        return self.driver(backend).run(backend.status(run))
+        status = self.driver(backend).run(backend.status(run))
+        self._observe([status])
+        return status
 
     def statuses(self, refs: Sequence[RefLike]) -> list[RunStatus]:
         """Current statuses of many runs (batched per backend where possible)."""

@@ -191,3 +191,17 @@ def test_a_v1_ledger_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> Non
     ref = ledger.get("k1").run_ref()  # type: ignore[union-attr]
     assert ref is not None
     assert ref.batch == "capsules/c1"
+
+
+def test_single_status_calls_update_the_ledger(setup: Any) -> None:
+    platform, plugins, ledger = setup
+    transport = httpx.MockTransport(platform.handle)
+    with Client(
+        settings={"toy": {"token": SECRET}}, transport=transport, plugins=plugins, ledger=ledger
+    ) as client:
+        launched = client.launch(RunSpec(pipeline="p"), "toy")
+        ledger.observe([RunStatus(launched.ref, RunState.QUEUED, "queued")])
+        client.status(launched.ref)
+    record = ledger.by_ref(str(launched.ref))
+    assert record is not None
+    assert record.state == "RUNNING"
