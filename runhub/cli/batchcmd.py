@@ -119,9 +119,17 @@ def batch(
             " (run the same command again to resume after an interruption)",
             err=True,
         )
-    results, final = asyncio.run(
-        _run(session, the_plan, chosen, concurrency, wait, timeout, poll, show)
-    )
+    try:
+        results, final = asyncio.run(
+            _run(session, the_plan, chosen, concurrency, wait, timeout, poll, show)
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"runhub: error: interrupted: batch {the_plan.batch_id}: runs already launched keep"
+            " running; run the same command again to resume",
+            err=True,
+        )
+        click.get_current_context().exit(130)
     _report(the_plan, chosen, results, final, output, quiet)
     failures = [r for r in results if not _is_status(r)]
     code = 0

@@ -189,3 +189,35 @@ def test_the_example_samplesheet_runs(
     assert got.code == 0, got.err
     summary = (into / "hello-C" / "summary.tsv").read_text().splitlines()
     assert summary[1].startswith("sample-C.fastq.gz\t50\t")
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path: Path, slow_spec: Path, home: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "slow-batch.yaml"
+    spec.write_text("pipeline: slow\nname: 'slow-{n}'\n")
+    samples = sheet(tmp_path, ["1", "2"], header="n")
+    command = [sys.executable, "-m", "runhub.cli", "batch", str(spec), str(samples), "--wait"]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ledger = Ledger(home / "ledger.sqlite")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len([r for r in ledger.runs() if r.ref]) < 2:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("runhub: error: interrupted: batch b-")
+    assert "run the same command again to resume" in last
+    assert "Traceback" not in err
