@@ -27,7 +27,7 @@ def poll_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--poll SECONDS``: a fixed poll interval (default: adaptive per backend)."""
     return click.option(
         "--poll",
-        type=float,
+        type=click.FloatRange(min=0.01),
         metavar="SECONDS",
         envvar=POLL_ENV,
         help=f"Poll every SECONDS (default: 2 s growing to 30 s; local: 0.2 s to 2 s; "
