@@ -2,7 +2,7 @@
 what is wrong (and how to fix it), the documented exit code, no traceback, and
 launches nothing. docs/errors.md lists the cases ("Bad input, case by case").
 
-Specs and settings run with both emulators configured in the environment, and
+Specs, settings and samplesheets run with both emulators configured in the environment, and
 the test checks afterwards that neither created a run. Platform answers come
 from a server that gives one canned answer to every request.
 """
@@ -236,7 +236,7 @@ def test_bad_spec_or_settings(
     assert not (tmp_path / "pwned").exists()
 
 
-# -- samplesheets (runhub.batch: what `runhub batch` reads) ---------------------------
+# -- samplesheets (`runhub batch`) -----------------------------------------------------
 
 SHEETS: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("sheet-empty", "", ("empty",)),
@@ -256,34 +256,28 @@ TEMPLATE = (
 
 
 @pytest.mark.parametrize("case", SHEETS, ids=lambda c: c[0])
-def test_bad_samplesheet(case: tuple[str, str | bytes, tuple[str, ...]], tmp_path: Path) -> None:
-    from runhub_ica.backend import IcaBackend
-    from runhub_ica.settings import IcaSettings
-
-    from runhub.batch import load_template, plan, read_samplesheet
-    from runhub.errors import SpecError
-
+def test_bad_samplesheet(
+    case: tuple[str, str | bytes, tuple[str, ...]],
+    configured: dict[str, Platform],
+    tmp_path: Path,
+) -> None:
     _, content, phrases = case
-    sheet_path = tmp_path / "sheet.csv"
+    sheet = tmp_path / "sheet.csv"
     if isinstance(content, bytes):
-        sheet_path.write_bytes(content)
+        sheet.write_bytes(content)
     else:
-        sheet_path.write_text(content)
+        sheet.write_text(content)
     (tmp_path / "tpl.yaml").write_text(TEMPLATE)
-    backend = IcaBackend(IcaSettings())
-
-    def check() -> None:
-        sheet = read_samplesheet(sheet_path)
-        plan(load_template(tmp_path / "tpl.yaml"), sheet, template_label="tpl.yaml",
-             validate=backend.validate)  # fmt: skip
-
-    with pytest.raises(SpecError) as caught:
-        check()
-    message = str(caught.value)
-    assert caught.value.exit_code == 2
-    assert "sheet.csv" in message
+    result = cli_run("batch", "tpl.yaml", "sheet.csv")
+    # One line, or for row problems a first line with the count and one line per
+    # problem (every problem of the batch is listed, with its row number).
+    assert result.code == 2, (result.code, result.err)
+    first, *more = result.err.strip().splitlines()
+    assert first.startswith("runhub: error: sheet.csv: "), first
+    assert all(line.startswith("  ") for line in more), result.err
+    assert "Traceback" not in result.err + result.out
     for phrase in phrases:
-        assert phrase in message, (phrase, message)
+        assert phrase in result.err, (phrase, result.err)
 
 
 # -- platform answers -------------------------------------------------------------------
