@@ -113,7 +113,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="runhub", standalone_mode=False)
     except RunhubError as err:
-        _fail(str(err))
+        # A batch's problems (one per row) keep their lines; anything else is one line.
+        _fail(str(err), lines=hasattr(err, "problems"))
         return err.exit_code
     except click.UsageError as err:
         where = err.ctx.command_path if err.ctx else "runhub"
@@ -137,8 +138,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 _INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
 
 
-def _fail(message: str) -> None:
-    # A multi-line message (a batch's problems, one per row) keeps its lines.
+def _fail(message: str, *, lines: bool = False) -> None:
+    if not lines:
+        click.echo(f"runhub: error: {' '.join(message.split())}", err=True)
+        return
     head, *rest = message.splitlines() or [""]
     click.echo(f"runhub: error: {' '.join(head.split())}", err=True)
     for line in rest:
