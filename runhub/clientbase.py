@@ -148,6 +148,15 @@ class _ClientBase:
         if not getattr(backend.capabilities, capability):
             raise Unsupported(f"the {backend.name} backend cannot {action}")
 
+    def reset_backends(self) -> None:
+        """Drop the cached backend instances (their lookup caches and in-memory
+        state), as a new process would start; the next use builds them afresh."""
+        self._close_backends()
+        self._backends.clear()
+        drivers = getattr(self, "_drivers", None)
+        if isinstance(drivers, dict):
+            drivers.clear()
+
     def _close_backends(self) -> None:
         for backend in self._backends.values():
             backend.close()

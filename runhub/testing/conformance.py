@@ -210,11 +210,45 @@ class BackendConformance:
 
     def test_same_launch_key_gives_the_same_run(self, client: Client) -> None:
         if not self.backend(client).capabilities.idempotent_launch:
-            pytest.skip(f"the {self.backend_name} backend declares idempotent_launch=False")
+            # Without a platform key, a repeated key is a new launch by design; the
+            # exactly-once guarantee comes from the ledger (next test).
+            assert type(self.backend(client)).recover is not Backend.recover, (
+                f"{self.backend_name} declares idempotent_launch=False, so it must "
+                "override Backend.recover to find runs of interrupted launches"
+            )
+            return
         key = f"conformance-{uuid.uuid4().hex}"
         first = self.launch(client, "succeed", key=key)
         again = self.launch(client, "succeed", key=key)
         assert again.ref == first.ref
+        self.wait_for(client, first.ref)
+
+    def test_interrupted_launch_is_not_launched_twice(
+        self, client: Client, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """A crash between the launch request and the ledger write, then the same
+        row launched again: the platform's key or ``Backend.recover`` finds the
+        first run, and no second run is created."""
+        from runhub.ledger import Ledger
+
+        backend = self.backend(client)
+        spec = self.make_spec("succeed")
+        ledger = Ledger(tmp_path_factory.mktemp("conformance") / "ledger.sqlite")
+        record = ledger.intent(self.backend_name, spec.digest(), batch="conf", row_key="r1")
+        ledger.attempt(record.key)
+        before = self.run_count(client)
+        # The request reaches the platform; its answer never reaches the ledger, and
+        # the process dies: a new one starts with fresh backends.
+        first = client.driver(backend).run(backend.launch(spec, record.key, batch="conf"))
+        client.reset_backends()
+        client.ledger = ledger
+        try:
+            again = client.launch(spec, self.backend_name, batch="conf", row_key="r1")
+        finally:
+            client.ledger = None
+        assert again.ref == first.ref
+        if before is not None:
+            assert self.run_count(client) == before + 1
         self.wait_for(client, first.ref)
 
     def test_unknown_run_is_a_clear_error(self, client: Client) -> None:
