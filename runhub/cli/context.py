@@ -64,21 +64,23 @@ class Session:
         )
 
     def _plugins(self) -> Registry | None:
-        import os
+        """Only the built-in backends when this invocation needs nothing else (no
+        entry-point scan, no plugin imports); None lets the client load every plugin."""
+        import importlib
 
-        from runhub import plugins
+        from runhub import __version__
+        from runhub.plugins import BUILTINS, BackendInfo, Registry
 
-        if self._only is None or self._only not in dict(plugins.BUILTINS):
-            return None  # the client loads every plugin
-        saved = os.environ.get("RUNHUB_LOAD_PLUGINS")
-        os.environ["RUNHUB_LOAD_PLUGINS"] = ""  # built-ins only
-        try:
-            return plugins.load()
-        finally:
-            if saved is None:
-                del os.environ["RUNHUB_LOAD_PLUGINS"]
-            else:
-                os.environ["RUNHUB_LOAD_PLUGINS"] = saved
+        modules = dict(BUILTINS)
+        if self._only is None or self._only not in modules:
+            return None
+        found = Registry()
+
+        def register(cls: type[Any]) -> None:
+            found.backends[cls.name] = BackendInfo(cls, self._only or "", "runhub", __version__)
+
+        importlib.import_module(modules[self._only]).runhub_register_backends(register=register)
+        return found
 
     def async_client(self) -> AsyncClient:
         """A new asyncio client with the same profile, settings and ledger."""
