@@ -12,6 +12,7 @@ import click
 
 from runhub.cli import render
 from runhub.cli.context import Session, output_option, pass_session
+from runhub.cli.live import poll_option
 from runhub.cli.params import DURATION
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Show the request that would be sent (after read-only lookups); launch nothing.",
 )
+@poll_option
 @output_option
 @pass_session
 def launch(
@@ -61,6 +63,7 @@ def launch(
     wait: bool,
     timeout: float | None,
     dry_run: bool,
+    poll: float | None,
     output: str,
 ) -> None:
     """Launch one run of SPEC (a YAML/JSON file, a directory holding runspec.yaml, or -).
@@ -103,7 +106,7 @@ def launch(
         return
     if output != "json":
         click.echo(str(status.ref))
-    final = _follow(client, status, timeout, quiet=output == "json")
+    final = _follow(client, status, timeout, quiet=output == "json", every=poll)
     found = _outputs_if_ok(client, final)
     if output == "json":
         listed = None if found is None else [o.to_dict() for o in found]
@@ -195,7 +198,12 @@ def _request_dict(client: Client, request: httpx.Request) -> dict[str, object]:
 
 
 def _follow(
-    client: Client, first: RunStatus, timeout: float | None, *, quiet: bool = False
+    client: Client,
+    first: RunStatus,
+    timeout: float | None,
+    *,
+    quiet: bool = False,
+    every: float | None = None,
 ) -> RunStatus:
     """Poll until the run ends, printing each change of state as it is seen."""
     import time
@@ -206,6 +214,8 @@ def _follow(
     backend = client.backend(first.ref.backend)
     # Status of a local run is a file read; remote platforms get the gentle default.
     poll = PollSchedule() if backend.capabilities.http else PollSchedule(initial=0.2, cap=2.0)
+    if every is not None:  # --poll: a fixed interval
+        poll = PollSchedule(initial=every, factor=1.0, cap=every, jitter=0.0)
     deadline = None if timeout is None else time.monotonic() + timeout
     status, seen = first, None
     for delay in poll.delays():
