@@ -171,3 +171,30 @@ def test_profile_option_after_any_command(cli: Any, tmp_path: Path, ok_spec: Pat
     assert cli("runs", "--profile", "nosuch").code == 0  # the ledger needs no profile
     cli("validate", str(ok_spec), "--profile", "nosuch").fails(2, "profile 'nosuch' not found")
     assert cli("validate", str(ok_spec), "--profile", "lab").code == 0
+
+
+def test_completion_completes_commands_and_options(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_RUNHUB_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "runhub.cli"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=tmp_path,
+        )
+        return done.stdout.split()
+
+    assert complete("runhub ba") == ["plain,batch", "plain,backends"]
+    assert "plain,--state" in complete("runhub runs --st")
