@@ -117,6 +117,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         _fail(str(err), lines=hasattr(err, "problems"))
         return err.exit_code
     except click.UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError" and err.ctx is not None:
+            click.echo(err.ctx.get_help())  # bare `runhub` or `runhub config`: the help
+            return 0
         where = err.ctx.command_path if err.ctx else "runhub"
         _fail(f"{err.format_message()} (see '{where} --help')")
         return 2

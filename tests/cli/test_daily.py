@@ -198,3 +198,11 @@ def test_completion_completes_commands_and_options(tmp_path: Path) -> None:
 
     assert complete("runhub ba") == ["plain,batch", "plain,backends"]
     assert "plain,--state" in complete("runhub runs --st")
+
+
+def test_bare_runhub_prints_help(cli: Any) -> None:
+    done = cli()
+    assert done.code == 0
+    assert done.out.startswith("Usage: runhub")
+    assert "batch" in done.out
+    assert done.err == ""
