@@ -13,6 +13,7 @@ from runhub.cli.context import Session, output_option, pass_session, quiet_optio
 from runhub.cli.params import DURATION
 
 if TYPE_CHECKING:
+    from runhub.backend import RunRef
     from runhub.ledger import Launch, Ledger
 
 STATES = [
@@ -157,7 +158,7 @@ def _refresh(session: Session, ledger: Ledger, found: list[Launch]) -> None:
     from runhub.errors import RunhubError
     from runhub.ledger import TERMINAL
 
-    by_backend: dict[str, list[object]] = {}
+    by_backend: dict[str, list[RunRef]] = {}
     for launch in found:
         ref = launch.run_ref()
         if ref is not None and launch.state not in TERMINAL:
@@ -165,11 +166,17 @@ def _refresh(session: Session, ledger: Ledger, found: list[Launch]) -> None:
 
     async def go() -> None:
         async with session.async_client() as client:
-            for name, refs in by_backend.items():
+            for refs in by_backend.values():
                 try:
-                    await client.statuses(refs)  # type: ignore[arg-type]
-                except RunhubError as error:
-                    click.echo(f"runhub: warning: {name}: not refreshed: {error}", err=True)
+                    await client.statuses(refs)
+                except RunhubError:
+                    # One bad run (deleted on the platform, say) must not hide the
+                    # others: ask one at a time and report the ones that fail.
+                    for ref in refs:
+                        try:
+                            await client.statuses([ref])
+                        except RunhubError as error:
+                            click.echo(f"runhub: warning: {ref}: not refreshed: {error}", err=True)
 
     if by_backend:
         asyncio.run(go())

@@ -206,3 +206,23 @@ def test_bare_runhub_prints_help(cli: Any) -> None:
     assert done.out.startswith("Usage: runhub")
     assert "batch" in done.out
     assert done.err == ""
+
+
+def test_refresh_skips_a_run_the_platform_lost(
+    cli: Any, ok_spec: Path, slow_spec: Path, home: Path
+) -> None:
+    import shutil
+
+    done = cli("launch", str(ok_spec)).out.strip()
+    assert cli("wait", done).code == 0
+    lost = cli("launch", str(slow_spec)).out.strip()
+    assert cli("cancel", lost).code == 0
+    shutil.rmtree(home / "runs" / lost.partition(":")[2])  # gone from the "platform"
+    ledger = Ledger(home / "ledger.sqlite")
+    ledger._db().execute("UPDATE launches SET state = 'RUNNING'")  # as if last seen running
+    refreshed = cli("runs", "--refresh", "-o", "json")
+    assert refreshed.code == 0
+    assert f"{lost}: not refreshed" in refreshed.err
+    states = {r["ref"]: r["state"] for r in refreshed.json()}
+    assert states[done] == "SUCCEEDED"  # refreshed although the other run failed
+    assert states[lost] == "RUNNING"  # unknown: left as last seen
