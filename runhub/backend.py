@@ -309,15 +309,29 @@ def response_json(response: httpx.Response, context: str = "") -> Any:
 
 
 def response_excerpt(response: httpx.Response, limit: int = 160) -> str:
-    """A short, single-line excerpt of a response body for error messages."""
+    """A short, single-line excerpt of a response body for error messages.
+
+    HTML (a gateway's error page) is reduced to its text, so the user reads
+    "502 Bad Gateway" rather than markup.
+    """
     try:
         text = response.text
     except Exception:  # a body that cannot be decoded still gets a message
         return "(unreadable body)"
+    if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
+        text = _html_text(text)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def _html_text(markup: str) -> str:
+    import html
+    import re
+
+    markup = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", markup)
+    return html.unescape(re.sub(r"<[^>]*>", " ", markup))
 
 
 __all__ = [

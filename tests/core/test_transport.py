@@ -256,3 +256,17 @@ def toy_ref() -> Any:
     from runhub.backend import RunRef
 
     return RunRef("toy", "r1")
+
+
+def test_html_error_pages_become_their_text(toy: ToyBackend) -> None:
+    page = (
+        "<html><head><style>h1{color:red}</style><title>500</title></head>"
+        "<body><h1>500 Internal Server Error</h1><p>nginx &amp; friends</p></body></html>"
+    )
+    script = Script(httpx.Response(500, headers={"Content-Type": "text/html"}, text=page))
+    with pytest.raises(PlatformError) as caught:
+        drive(toy, script).run(toy.status(toy_ref()))
+    message = str(caught.value)
+    assert "500 Internal Server Error nginx & friends" in message
+    assert "<" not in message
+    assert "color" not in message
