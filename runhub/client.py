@@ -9,7 +9,7 @@ exchanges through :mod:`runhub.transport`. ``AsyncClient`` lives in
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runhub.aio import AsyncClient
@@ -174,14 +174,25 @@ class Client(_ClientBase):
         return [s for s in results if s is not None]
 
     def wait(
-        self, ref: RefLike, timeout: float | None = None, poll: PollSchedule | None = None
+        self,
+        ref: RefLike,
+        timeout: float | None = None,
+        poll: PollSchedule | None = None,
+        *,
+        on_change: Callable[[RunStatus], object] | None = None,
     ) -> RunStatus:
         """Poll until the run is terminal; ``WaitTimeout`` at the deadline (the run
-        is left alone)."""
+        is left alone). ``on_change`` is called with the first status seen and with
+        every status whose state differs from the one before."""
         run = as_ref(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen: tuple[str, str | None] | None = None
         for delay in (poll or PollSchedule()).delays():
             status = self.status(run)
+            mark = (status.state.value, status.native)
+            if on_change is not None and mark != seen:
+                on_change(status)
+            seen = mark
             if status.is_terminal:
                 return status
             if deadline is not None:

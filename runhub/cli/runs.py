@@ -206,8 +206,6 @@ def _follow(
     every: float | None = None,
 ) -> RunStatus:
     """Poll until the run ends, printing each change of state as it is seen."""
-    import time
-
     from runhub.client import PollSchedule
     from runhub.errors import WaitTimeout
 
@@ -216,28 +214,22 @@ def _follow(
     poll = PollSchedule() if backend.capabilities.http else PollSchedule(initial=0.2, cap=2.0)
     if every is not None:  # --poll: a fixed interval
         poll = PollSchedule(initial=every, factor=1.0, cap=every, jitter=0.0)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    status, seen = first, None
-    for delay in poll.delays():
+    shown = [(first.state, first.native)]
+
+    def show(status: RunStatus) -> None:
         mark = (status.state, status.native)
-        if mark != seen:
-            seen = mark
-            if not quiet:
-                click.echo(render.change_line(status))
-        if status.is_terminal:
-            return status
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WaitTimeout(
-                    f"{status.ref} still {status.state.value} after {timeout:g} s; left running"
-                    f" (resume with: runhub wait {status.ref})",
-                    last=status,
-                )
-            delay = min(delay, left)
-        time.sleep(delay)
-        status = client.status(status.ref)
-    raise AssertionError("unreachable")  # pragma: no cover
+        if mark != shown[-1] and not quiet:
+            click.echo(render.change_line(status))
+        shown.append(mark)
+
+    if not quiet:
+        click.echo(render.change_line(first))
+    if first.is_terminal:
+        return first
+    try:
+        return client.wait(first.ref, timeout, poll, on_change=show)
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc} (resume with: runhub wait {first.ref})", last=exc.last) from None
 
 
 def _outputs_if_ok(client: Client, final: RunStatus) -> list[Output] | None:

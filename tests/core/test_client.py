@@ -267,3 +267,12 @@ async def test_no_http_backends_run_off_the_event_loop() -> None:
         await client.statuses(["blocking:2", "blocking:3"])
     assert len(Blocking.threads) == 3
     assert threading.get_ident() not in Blocking.threads
+
+
+def test_wait_reports_each_change_once(client: Client, platform: ToyPlatform) -> None:
+    platform.polls_to_finish = 3
+    launched = client.launch(RunSpec(pipeline="p"), "toy")
+    seen: list[RunState] = []
+    final = client.wait(launched.ref, poll=FAST_POLL, on_change=lambda s: seen.append(s.state))
+    assert final.ok
+    assert seen == [RunState.RUNNING, RunState.SUCCEEDED]
