@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from runhub.errors import SpecError
-from runhub.spec import RunSpec, set_dotted
+from runhub.spec import RunSpec, read_spec_data, set_dotted
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -234,17 +234,7 @@ def derive_batch_id(template: Mapping[str, Any], samplesheet: Path, backend: str
 def load_template(path: str | Path) -> dict[str, Any]:
     """Read a spec template (YAML/JSON) without validating it: placeholders may
     stand where the model wants other types until rows fill them."""
-    from runhub.spec import load_text
-
-    path = Path(path)
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("no such file", file=label) from None
-    except UnicodeDecodeError:
-        raise SpecError("not UTF-8 text", file=label) from None
-    data = load_text(text, label, json_only=path.suffix == ".json")
+    data = read_spec_data(path)
     if not isinstance(data, dict):
-        raise SpecError("a run spec must be a mapping", file=label)
+        raise SpecError("a run spec must be a mapping", file=str(path))
     return data

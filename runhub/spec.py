@@ -161,16 +161,7 @@ class RunSpec(_Model):
     def from_file(cls, path: str | Path) -> RunSpec:
         """Read a spec from YAML (``.yaml``/``.yml``) or JSON (``.json``)."""
         path = Path(path)
-        label = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError("no such file", file=label) from None
-        except UnicodeDecodeError:
-            raise SpecError("not UTF-8 text", file=label) from None
-        except OSError as exc:
-            raise SpecError(f"cannot read: {exc.strerror}", file=label) from None
-        return cls.from_data(load_text(text, label, json_only=path.suffix == ".json"), source=label)
+        return cls.from_data(read_spec_data(path), source=str(path))
 
     def with_overrides(self, overrides: Mapping[str, Any], *, source: str | None = None) -> RunSpec:
         """A copy with dotted-path overrides applied (``{"parameters.threads": 8}``).
@@ -199,6 +190,22 @@ class RunSpec(_Model):
     def backend_options(self, backend: str) -> dict[str, Any]:
         """The ``options`` mapping for one backend (empty if none)."""
         return dict(self.options.get(backend, {}))
+
+
+def read_spec_data(path: str | Path) -> Any:
+    """The plain data in a YAML or JSON spec file (not validated); file problems
+    raise SpecError naming the file."""
+    path = Path(path)
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file", file=label) from None
+    except UnicodeDecodeError:
+        raise SpecError("not UTF-8 text", file=label) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", file=label) from None
+    return load_text(text, label, json_only=path.suffix == ".json")
 
 
 def load_text(text: str, label: str, *, json_only: bool = False) -> Any:
@@ -347,5 +354,6 @@ __all__ = [
     "RunSpec",
     "Scalar",
     "load_text",
+    "read_spec_data",
     "set_dotted",
 ]

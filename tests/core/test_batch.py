@@ -125,3 +125,10 @@ def test_load_template_keeps_placeholders_unvalidated(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text("pipeline: p\nversion: '{v}'\n")
     assert load_template(path) == {"pipeline": "p", "version": "{v}"}
+
+
+def test_unreadable_template_is_a_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read"):
+        load_template(tmp_path)  # a directory
+    with pytest.raises(SpecError, match="no such file"):
+        load_template(tmp_path / "missing.yaml")
