@@ -83,11 +83,11 @@ class AsyncClient(_ClientBase):
         if self._http is None:
             import httpx
 
-            from runhub.pool import ShardedTransport
+            from runhub.pool import ConnectionPool
 
-            # Small pools side by side: httpcore's one big pool costs more CPU per
-            # request than the request itself at high concurrency (runhub/pool.py).
-            transport = self._transport or ShardedTransport(self._max_connections)
+            # runhub.pool: h11 over asyncio streams; httpcore's pool costs more CPU per
+            # request than the request itself at high concurrency.
+            transport = self._transport or ConnectionPool(self._max_connections)
             self._http = httpx.AsyncClient(transport=transport, timeout=self.policy.timeout())
         return self._http
 

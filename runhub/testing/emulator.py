@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -209,6 +210,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # The default backlog (5) drops connections when many clients connect at once.
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-exchange (a timeout, an unread body) is normal
+        # traffic for a server, not a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class EmulatorServer:
