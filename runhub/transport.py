@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import httpx
 import stamina
 
-from runhub.backend import PURPOSE, Backend, Operation, is_idempotent, is_read_only
+from runhub.backend import PURPOSE, Backend, Operation, Together, is_idempotent, is_read_only
 from runhub.errors import (
     AmbiguousLaunch,
     PlatformError,
@@ -240,10 +240,13 @@ class SyncDriver(_Policy):
         """Drive an exchange to its result (plain values pass straight through)."""
         if not isinstance(op, Generator):
             return op
-        gen = cast(Generator[httpx.Request, httpx.Response, T], op)
+        gen = cast(Generator[Any, Any, T], op)
         try:
             request = next(gen)
             while True:
+                if isinstance(request, Together):
+                    request = gen.send(None)  # one request at a time
+                    continue
                 try:
                     response = self.send(request)
                 except RunhubError as error:
@@ -319,10 +322,13 @@ class AsyncDriver(_Policy):
         """Drive an exchange to its result (plain values pass straight through)."""
         if not isinstance(op, Generator):
             return op
-        gen = cast(Generator[httpx.Request, httpx.Response, T], op)
+        gen = cast(Generator[Any, Any, T], op)
         try:
             request = next(gen)
             while True:
+                if isinstance(request, Together):
+                    request = gen.send(await self._outcome(request))
+                    continue
                 try:
                     response = await self.send(request)
                 except RunhubError as error:
@@ -331,6 +337,15 @@ class AsyncDriver(_Policy):
                     request = gen.send(response)
         except StopIteration as stop:
             return cast(T, stop.value)
+
+    async def _outcome(self, item: httpx.Request | Together) -> Any:
+        """A response or the error it ended in (a list for ``Together``, sent at once)."""
+        if isinstance(item, Together):
+            return list(await asyncio.gather(*(self._outcome(one) for one in item.requests)))
+        try:
+            return await self.send(item)
+        except RunhubError as error:
+            return error
 
 
 @dataclass

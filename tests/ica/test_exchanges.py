@@ -11,7 +11,7 @@ import pytest
 from runhub_ica.backend import IcaBackend
 from runhub_ica.settings import IcaSettings
 
-from runhub.backend import RunRef, is_idempotent, is_read_only
+from runhub.backend import RunRef, Together, is_idempotent, is_read_only
 from runhub.errors import AuthError, NotFound, PlatformError
 
 from .conftest import spec
@@ -40,13 +40,19 @@ def drive(
 ) -> tuple[Any, list[httpx.Request]]:
     """Run an exchange, answering each request with ``answer``; returns (result, requests)."""
     sent: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        status, body = answer(request)
+        return httpx.Response(status, json=body, request=request)
+
     try:
         request = next(gen)
         while True:
-            sent.append(request)
-            status, body = answer(request)
-            response = httpx.Response(status, json=body, request=request)
-            request = gen.send(response)
+            if isinstance(request, Together):  # gathered lookups: one at a time
+                request = gen.send(None)
+            else:
+                request = gen.send(respond(request))
     except StopIteration as stop:
         return stop.value, sent
 

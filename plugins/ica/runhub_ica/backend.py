@@ -19,6 +19,7 @@ from runhub.backend import (
     Exchange,
     Output,
     RunRef,
+    gather,
     response_json,
 )
 from runhub.errors import PlatformError, SpecError
@@ -132,15 +133,19 @@ class IcaBackend(Backend):
         p = plan(spec)
         self.settings.auth_headers()  # ConfigError before any request
         project = self.settings.project(p.project)
-        pipeline_id = yield from self.lookups.pipeline(project, p)
+        # independent lookups (each cached after its first answer) in one round trip
+        found = yield from gather(
+            self.lookups.pipeline(project, p),
+            *(
+                self.lookups.data_id(project, mount, index)
+                if mount.kind == "path"
+                else (mount.source if mount.kind == "id" else None)
+                for index, mount in enumerate(p.mounts)
+            ),
+            self.lookups.storage(project, p.storage),
+        )
+        pipeline_id, data_ids, storage_id = found[0], found[1:-1], found[-1]
         codes = yield from self.lookups.input_codes(project, pipeline_id, p)
-        data_ids: list[str | None] = []
-        for index, mount in enumerate(p.mounts):
-            if mount.kind == "path":
-                data_ids.append((yield from self.lookups.data_id(project, mount, index)))
-            else:
-                data_ids.append(mount.source if mount.kind == "id" else None)
-        storage_id = yield from self.lookups.storage(project, p.storage)
         activation = p.activation if p.activation != "auto" else None
         resolved = Resolved(project, pipeline_id, storage_id, activation, tuple(data_ids), codes)
         payload = body(p, resolved, key=key, batch=batch)
