@@ -13,6 +13,7 @@ report requests for clients they cannot instrument (the ``runhub batch`` process
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import sys
@@ -62,6 +63,7 @@ def main() -> None:
     app = Counting(make_app(args.backend, args.speed))
     limit = RateLimit(args.rate_limit) if args.rate_limit else None
     server = EmulatorServer(app, latency=args.latency, rate_limit=limit)
+    gc.freeze()  # the seeded world and imported modules: never collected, never re-scanned
     server.start()
     print(server.url, flush=True)
     for line in sys.stdin:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import resource
 import shutil
 import subprocess
@@ -39,6 +40,11 @@ RUNHUB = [sys.executable, "-m", "runhub.cli"]
 
 def measure(emu: Emulator, work: Any) -> dict[str, Any]:
     """Run ``work()`` against a freshly counted emulator: wall time and requests."""
+    # Every client starts from the same heap: what the harness imported (libica's
+    # ~1,000 models, for the SDK peer) and earlier runs left is frozen, so the
+    # collector does not re-scan it during someone else's measurement.
+    gc.collect()
+    gc.freeze()
     emu.reset()
     cpu = emu.cpu_seconds()
     mine = _cpu()

@@ -13,6 +13,7 @@ map, so :func:`problems` also reports fields the schema does not define.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from typing import Any
@@ -62,18 +63,26 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+@functools.cache
+def _wire_fields(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    """Wire name -> the model nested in that field (None for plain values)."""
+    return {
+        (info.alias or name): _model_in(info.annotation)
+        for name, info in model.model_fields.items()
+    }
+
+
 def unknown_fields(model: type[BaseModel], data: Any, loc: str = "") -> list[str]:
     """Dotted paths of keys in ``data`` that ``model`` does not define (by wire name)."""
     if not isinstance(data, dict):
         return []
-    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    fields = _wire_fields(model)
     found = []
     for key, value in data.items():
-        info = fields.get(key)
-        if info is None:
+        if key not in fields:
             found.append(f"{loc}{key}")
             continue
-        inner = _model_in(info.annotation)
+        inner = fields[key]
         if inner is None:
             continue
         if isinstance(value, list):
