@@ -145,7 +145,7 @@ class AsyncClient(_ClientBase):
         if ledger is None:
             launch_key = key or new_key()
             return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
-        record = self._intent(chosen, run_spec, batch, row_key)
+        (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
         return await self._run(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
 
     @overload
@@ -204,8 +204,7 @@ class AsyncClient(_ClientBase):
         gate = asyncio.Semaphore(opened)
         records: list[Launch | None] = [None] * len(prepared)
         if self.ledger is not None:
-            for index, (chosen, run_spec) in enumerate(prepared):
-                records[index] = self._intent(chosen, run_spec, batch_id, rows[index])
+            records[:] = self._intents(prepared, batch_id, rows)
 
         async def one(index: int) -> RunStatus:
             chosen, run_spec = prepared[index]

@@ -137,7 +137,7 @@ class Client(_ClientBase):
         driver = self.driver(chosen)
         if self.ledger is None:
             return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
-        record = self._intent(chosen, run_spec, batch, row_key)
+        (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
         return driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
 
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:

@@ -132,12 +132,21 @@ class _ClientBase:
         chosen.validate(run_spec)
         return chosen, run_spec
 
-    def _intent(
-        self, backend: Backend, spec: RunSpec, batch: str | None, row_key: str | None
-    ) -> Launch:
+    def _intents(
+        self,
+        launches: Sequence[tuple[Backend, RunSpec]],
+        batch: str | None,
+        rows: Sequence[str | None],
+    ) -> list[Launch]:
+        """Ledger rows for launches about to happen (one transaction for them all)."""
+        from runhub.ledger import Intent
+
         assert self.ledger is not None
-        return self.ledger.intent(
-            backend.name, spec.digest(), batch=batch, row_key=row_key, name=spec.name
+        return self.ledger.intents(
+            [
+                Intent(backend.name, spec.digest(), batch, row, spec.name)
+                for (backend, spec), row in zip(launches, rows, strict=True)
+            ]
         )
 
     def _observe(self, statuses: Sequence[RunStatus]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from runhub.backend import RunRef
@@ -59,6 +59,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class Intent(NamedTuple):
+    """A launch about to happen: what :meth:`Ledger.intents` records."""
+
+    backend: str
+    spec_hash: str
+    batch: str | None = None
+    row_key: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,22 +211,30 @@ class Ledger:
         original key (and its ref, if it was launched): this is what makes
         re-running a batch launch nothing twice.
         """
+        return self.intents([Intent(backend, spec_hash, batch, row_key, name)])[0]
+
+    def intents(self, wanted: Sequence[Intent]) -> list[Launch]:
+        """:meth:`intent` for many launches, in one transaction (a batch's rows)."""
         now = time.time()
+        found: list[Launch] = []
         with self._tx() as db:
-            if batch is not None and row_key is not None:
-                row = db.execute(
-                    "SELECT * FROM launches WHERE batch = ? AND row_key = ?", (batch, row_key)
-                ).fetchone()
-                if row is not None:
-                    return Launch(**dict(row))
-            key = uuid.uuid4().hex
-            db.execute(
-                "INSERT INTO launches (key, backend, spec_hash, batch, row_key, name,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, backend, spec_hash, batch, row_key, name, now, now),
-            )
-            row = db.execute("SELECT * FROM launches WHERE key = ?", (key,)).fetchone()
-        return Launch(**dict(row))
+            for item in wanted:
+                row = None
+                if item.batch is not None and item.row_key is not None:
+                    row = db.execute(
+                        "SELECT * FROM launches WHERE batch = ? AND row_key = ?",
+                        (item.batch, item.row_key),
+                    ).fetchone()
+                if row is None:
+                    key = uuid.uuid4().hex
+                    db.execute(
+                        "INSERT INTO launches (key, backend, spec_hash, batch, row_key, name,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, *item, now, now),
+                    )
+                    row = db.execute("SELECT * FROM launches WHERE key = ?", (key,)).fetchone()
+                found.append(Launch(**dict(row)))
+        return found
 
     def attempt(self, key: str) -> Launch:
         """Mark that the launch request is about to be sent (once per try)."""

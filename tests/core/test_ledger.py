@@ -14,7 +14,7 @@ import pytest
 from runhub.backend import RunRef
 from runhub.client import AsyncClient, Client
 from runhub.errors import AmbiguousLaunch
-from runhub.ledger import MIGRATIONS, Ledger
+from runhub.ledger import MIGRATIONS, Intent, Ledger
 from runhub.plugins import Registry
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
@@ -205,3 +205,15 @@ def test_single_status_calls_update_the_ledger(setup: Any) -> None:
     record = ledger.by_ref(str(launched.ref))
     assert record is not None
     assert record.state == "RUNNING"
+
+
+def test_intents_records_many_rows_at_once_and_reattaches_known_ones(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    first = ledger.intents([Intent("toy", "h", "b1", str(i), f"run {i}") for i in range(3)])
+    again = ledger.intents([Intent("toy", "h", "b1", str(i)) for i in range(1, 5)])
+    assert [r.row_key for r in again] == ["1", "2", "3", "4"]
+    assert [r.key for r in again[:2]] == [r.key for r in first[1:]]  # same rows, same keys
+    assert len({r.key for r in first + again}) == 5
+    assert first[0].name == "run 0"
+    loose = ledger.intents([Intent("toy", "h"), Intent("toy", "h")])
+    assert loose[0].key != loose[1].key  # without a batch row, every intent is new
