@@ -16,7 +16,6 @@ re-attached, and only new or unlaunched rows are launched.
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
@@ -146,7 +145,7 @@ def fill(template: Any, cells: Mapping[str, str]) -> Any:
 
         return _PLACEHOLDER.sub(one, text)
 
-    return _walk(copy.deepcopy(template), substitute)
+    return _walk(template, substitute)  # builds new containers: no copy needed
 
 
 def _walk(node: Any, visit: Callable[[str], str]) -> Any:

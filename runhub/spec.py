@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -182,10 +183,14 @@ class RunSpec(_Model):
         """A plain dict with unset fields left out (round-trips through from_data)."""
         return self.model_dump(mode="json", exclude_defaults=True)
 
-    def digest(self) -> str:
-        """A stable hash of the spec's content (the ledger's spec hash)."""
+    @functools.cached_property
+    def _digest(self) -> str:
         canonical = json.dumps(self.to_data(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def digest(self) -> str:
+        """A stable hash of the spec's content (the ledger's spec hash)."""
+        return self._digest  # the spec is frozen: computed once
 
     def backend_options(self, backend: str) -> dict[str, Any]:
         """The ``options`` mapping for one backend (empty if none)."""

@@ -88,6 +88,7 @@ def batch(
       runhub batch dragen.yaml samples.tsv --backend ica -j 32 --set parameters.mode=fast
     """
     import asyncio
+    import gc
 
     from runhub.batch import load_template, plan, read_samplesheet
     from runhub.cli.specs import parse_overrides
@@ -119,6 +120,9 @@ def batch(
             " (run the same command again to resume after an interruption)",
             err=True,
         )
+    # Everything loaded so far (modules, the checked plan) lives until exit: frozen,
+    # the collector stops re-scanning it during the launches (~0.1 s per 1000 runs).
+    gc.freeze()
     try:
         results, final = asyncio.run(
             _run(session, the_plan, chosen, concurrency, wait, timeout, poll, show)
