@@ -40,17 +40,6 @@ class Setting:
         }
 
 
-def _env_names(name: str, info: Any) -> list[str]:
-    from pydantic import AliasChoices
-
-    alias = info.validation_alias
-    if isinstance(alias, AliasChoices):
-        return [c for c in alias.choices if isinstance(c, str)]
-    if isinstance(alias, str):
-        return [alias]
-    return [name]
-
-
 def _is_secret(info: Any) -> bool:
     return "SecretStr" in repr(info.annotation)
 
@@ -72,7 +61,7 @@ def effective(
             found.append(Setting(backend, name, flags[name], "flag", secret))
             continue
         hit = next(
-            (environ[n.lower()] for n in _env_names(name, info) if n.lower() in environ), None
+            (environ[n.lower()] for n in model.env_names(name) if n.lower() in environ), None
         )
         if hit is not None:
             found.append(Setting(backend, name, hit[1], f"env {hit[0]}", secret))

@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from runhub.backend import Backend, Capabilities, Output, RunRef
 from runhub.config import BackendSettings, runhub_home
@@ -53,7 +52,7 @@ CANCEL_WAIT = 2.0
 class LocalSettings(BackendSettings):
     """Settings of the local backend (environment variables ``RUNHUB_LOCAL_*``)."""
 
-    model_config = SettingsConfigDict(env_prefix="RUNHUB_LOCAL_")
+    env_prefix: ClassVar[str] = "RUNHUB_LOCAL_"
 
     #: Where run directories live: ``RUNHUB_HOME``, else the platform's data dir.
     home: Path = Field(default_factory=runhub_home, validation_alias="RUNHUB_HOME")

@@ -1,13 +1,22 @@
-"""Settings helpers: URL checks, profiles, home."""
+"""Settings: layering (keywords > environment > profile), URL checks, profiles, home."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from pydantic import AliasChoices, Field, SecretStr
 
-from runhub.config import check_base_url, is_loopback, load_profile, runhub_home
+from runhub.config import (
+    BackendSettings,
+    check_base_url,
+    is_loopback,
+    load_profile,
+    load_settings,
+    runhub_home,
+)
 from runhub.errors import ConfigError
 
 
@@ -61,3 +70,48 @@ def test_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNHUB_HOME", str(tmp_path))
     assert runhub_home() == tmp_path
+
+
+class EchoSettings(BackendSettings):
+    env_prefix: ClassVar[str] = "ECHO_"
+
+    url: str = "https://echo.example.com"
+    token: SecretStr | None = None
+    retries: int = 3
+    queues: list[str] = []
+    region: str = Field("eu", validation_alias=AliasChoices("ECHO_ZONE", "region"))
+
+
+def test_settings_layers_keywords_over_environment_over_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("echo_url", "https://from-env.example.com")  # names match in any case
+    monkeypatch.setenv("ECHO_RETRIES", "5")
+    monkeypatch.setenv("ECHO_ZONE", "us")
+    monkeypatch.setenv("URL", "https://unrelated.example.com")  # not ours: no prefix
+    profile = {"url": "https://from-profile.example.com", "token": "tok-profile", "retries": 1}
+    settings = load_settings(EchoSettings, profile=profile, backend="echo")
+    assert settings.url == "https://from-env.example.com"
+    assert settings.retries == 5  # converted from text
+    assert settings.region == "us"
+    assert settings.secret_values() == ["tok-profile"]
+    flagged = load_settings(EchoSettings, profile=profile, backend="echo", retries=9, region="ap")
+    assert (flagged.retries, flagged.region) == (9, "ap")
+    assert EchoSettings(ECHO_ZONE="sa").region == "sa"  # an alias works as a keyword too
+
+
+def test_structured_settings_take_json_and_bad_values_name_the_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ECHO_QUEUES", '["fast", "slow"]')
+    assert load_settings(EchoSettings, backend="echo").queues == ["fast", "slow"]
+    monkeypatch.setenv("ECHO_RETRIES", "many-secret-ish")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(EchoSettings, backend="echo")
+    assert str(caught.value).startswith("echo setting ECHO_RETRIES:")  # where it came from
+    assert "many-secret-ish" not in str(caught.value)
+
+
+def test_env_names() -> None:
+    assert EchoSettings.env_names("url") == ["ECHO_URL"]
+    assert EchoSettings.env_names("region") == ["ECHO_ZONE", "region"]
