@@ -30,7 +30,7 @@ from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
 from runhub.state import RunStatus
-from runhub.tracking import needs_recovery, tracked_launch
+from runhub.tracking import Settling, needs_recovery, tracked_launch
 
 T = TypeVar("T")
 
@@ -146,7 +146,16 @@ class AsyncClient(_ClientBase):
             launch_key = key or new_key()
             return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
         (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
-        return await self._run(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
+        return await self._settled(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
+
+    async def _settled(self, backend: Backend, make: Callable[[], Operation[T]]) -> T:
+        """``_run``, waiting out :class:`~runhub.tracking.Settling` (an interrupted
+        launch the platform may still be creating) and trying again."""
+        while True:
+            try:
+                return await self._run(backend, make)
+            except Settling as settling:
+                await asyncio.sleep(settling.wait)
 
     @overload
     async def launch_many(
@@ -219,7 +228,7 @@ class AsyncClient(_ClientBase):
             nonlocal opened
             async with gate:
                 try:
-                    return await self._run(chosen, make)
+                    return await self._settled(chosen, make)
                 finally:
                     if opened < limit:
                         opened += 1

@@ -114,6 +114,10 @@ class Capabilities(BaseModel):
     batch_status: bool = False
     #: Launch requests carry an idempotency key the platform honours.
     idempotent_launch: bool = False
+    #: Seconds within which a run the platform is still creating may be missing from
+    #: what ``recover`` sees. A launch interrupted less long ago that ``recover`` does
+    #: not find is looked up again once this has passed, before it is sent anew.
+    launch_settle: float = 0.0
 
 
 class Backend:

@@ -33,7 +33,7 @@ from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
-from runhub.tracking import tracked_launch
+from runhub.tracking import Settling, tracked_launch
 
 if TYPE_CHECKING:
     import httpx
@@ -138,7 +138,11 @@ class Client(_ClientBase):
         if self.ledger is None:
             return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
         (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
-        return driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
+        while True:
+            try:
+                return driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
+            except Settling as settling:  # an interrupted launch may still appear
+                time.sleep(settling.wait)
 
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:
         """Resolve everything a launch needs (read-only requests only) and return

@@ -8,10 +8,16 @@ exchange, so one implementation serves the sync and async drivers alike:
    (``Backend.recover``): the earlier run is adopted if it exists;
 3. otherwise the attempt is recorded, the launch is sent with the row's stable
    key, and the answer is recorded.
+
+A platform may still be creating the run of a request sent just before the crash:
+``recover`` missing it then proves nothing. Within the backend's
+``capabilities.launch_settle`` seconds of the earlier attempt, :class:`Settling` is
+raised instead of launching, and the caller waits and calls again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from runhub.backend import Backend, Exchange, Operation, as_exchange
@@ -21,6 +27,15 @@ if TYPE_CHECKING:
     from runhub.ledger import Launch, Ledger
     from runhub.spec import RunSpec
     from runhub.state import RunStatus
+
+
+class Settling(Exception):
+    """An interrupted launch was not found, but was sent too recently for that to
+    mean it created nothing: call again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"look again in {wait:.1f} s")
+        self.wait = wait
 
 
 def needs_recovery(record: Launch) -> bool:
@@ -50,6 +65,9 @@ def _tracked(
         if found is not None:
             ledger.launched(record.key, found)
             return found
+        wait = record.attempted_at + backend.capabilities.launch_settle - time.time()
+        if wait > 0:
+            raise Settling(wait)
     ledger.attempt(record.key)
     try:
         status = yield from as_exchange(backend.launch(spec, record.key, batch=record.batch))

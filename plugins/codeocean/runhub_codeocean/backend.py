@@ -63,6 +63,9 @@ class CodeOceanBackend(Backend):
         outputs_path=False,
         batch_status=True,
         idempotent_launch=False,
+        # No idempotency key: a computation created from a request sent just before
+        # a crash may not be listed yet when the next process looks for it.
+        launch_settle=5.0,
     )
     states = STATES
     #: Seconds of clock difference tolerated when matching an ambiguous launch.
