@@ -115,3 +115,14 @@ def test_structured_settings_take_json_and_bad_values_name_the_field(
 def test_env_names() -> None:
     assert EchoSettings.env_names("url") == ["ECHO_URL"]
     assert EchoSettings.env_names("region") == ["ECHO_ZONE", "region"]
+
+
+def test_config_show_finds_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runhub.cli.settingsview import effective
+    from runhub.local.backend import LocalSettings
+
+    monkeypatch.setenv("RUNHUB_LOCAL_CANCEL_GRACE", "3")
+    shown = effective("local", LocalSettings, flags={}, profile={}, profile_name="default")
+    grace = next(s for s in shown if s.field == "cancel_grace")
+    assert (grace.value, grace.source) == ("3", "env RUNHUB_LOCAL_CANCEL_GRACE")
+    assert load_settings(LocalSettings, backend="local").cancel_grace == 3.0
