@@ -11,16 +11,18 @@ import uuid
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from runhub.backend import Backend, Operation, RunRef
 from runhub.config import load_profile, load_settings, profile_name
 from runhub.errors import ConfigError, RunhubError, Unsupported
-from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry, registry
 from runhub.policy import Redactor, RetryPolicy
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+
+if TYPE_CHECKING:  # sqlite3 is loaded only by clients that keep a ledger
+    from runhub.ledger import Launch, Ledger
 
 T = TypeVar("T")
 DEFAULT_BACKEND = "local"

@@ -9,9 +9,7 @@ problem, e.g. ``run.yaml: parameters.threads: expected a scalar or a list, got a
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -186,6 +184,8 @@ class RunSpec(_Model):
     @functools.cached_property
     def _digest(self) -> str:
         canonical = json.dumps(self.to_data(), sort_keys=True, separators=(",", ":"))
+        import hashlib  # here: OpenSSL's start-up is not needed to read a spec
+
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def digest(self) -> str:
@@ -321,6 +321,8 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
         loc = [*_clean_loc(err["loc"][:-1]), str(err["loc"][-1])]
         unknown = loc[-1]
         parent = _model_at(loc[:-1])
+        import difflib  # only for errors
+
         close = difflib.get_close_matches(unknown, list(parent.model_fields), n=1) if parent else []
         hint = f"did you mean {close[0]!r}?" if close else None
         if parent is not None and not close:
