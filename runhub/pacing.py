@@ -7,6 +7,7 @@ reasoned about and tested on its own.
 from __future__ import annotations
 
 import time
+from collections import deque
 
 
 class Pacer:
@@ -38,7 +39,8 @@ class Pacer:
         self.ceiling: float | None = None
         self._next = 0.0
         self._paused_until = 0.0
-        self._recent: list[float] = []
+        #: Send times within the last ``window`` (oldest first).
+        self._recent: deque[float] = deque()
         self._cut_at = float("-inf")
         self._paced_from = float("-inf")
         #: 429 answers seen (benchmarks report the share).
@@ -47,9 +49,10 @@ class Pacer:
     def delay(self) -> float:
         """Seconds to wait before sending the next request (and reserve its slot)."""
         now = time.monotonic()
-        self._recent.append(now)
-        if len(self._recent) > 4096 or self._recent[0] < now - self.window:
-            self._recent = [t for t in self._recent if t >= now - self.window]
+        recent = self._recent
+        recent.append(now)
+        while recent[0] < now - self.window:  # O(1) per request: each time leaves once
+            recent.popleft()
         slot = max(now, self._paused_until)
         if self.rate is not None:
             slot = max(slot, self._next)

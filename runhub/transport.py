@@ -145,10 +145,10 @@ class _Policy:
     ) -> httpx.Response:
         status = response.status_code
         self._log(request, str(status), started, logging.INFO if status < 400 else logging.WARNING)
-        context = describe(request, self.redact)
         if status == 429:
             wait = retry_after(response, self.policy.max_retry_after)
             self.pacer.throttle(wait, sent_at=started)
+            context = describe(request, self.redact)
             raise _Retry(RateLimited(f"{context} -> 429 Too Many Requests", status=429), wait)
         self.pacer.success()
         if status == 503:
@@ -159,6 +159,7 @@ class _Policy:
         if status >= 400:
             raise self._error(request, response)
         if _truncated_json(response):
+            context = describe(request, self.redact)
             self._ambiguous(
                 request,
                 f"{status} with a truncated JSON body",
