@@ -144,7 +144,9 @@ class _Policy:
         self, request: httpx.Request, response: httpx.Response, started: float
     ) -> httpx.Response:
         status = response.status_code
-        self._log(request, str(status), started, logging.INFO if status < 400 else logging.WARNING)
+        # 429/503 are retried (flow control, not failures): shown with -v, not by default
+        quiet = status < 400 or status in (429, 503)
+        self._log(request, str(status), started, logging.INFO if quiet else logging.WARNING)
         if status == 429:
             wait = retry_after(response, self.policy.max_retry_after)
             self.pacer.throttle(wait, sent_at=started)
