@@ -6,8 +6,8 @@ result. A driver (:mod:`runhub.transport`) sends the requests, retries them safe
 and throws mapped :class:`~runhub.errors.RunhubError` exceptions back into the
 generator, so a backend can catch e.g. :class:`~runhub.errors.AmbiguousLaunch` at the
 ``yield`` that caused it. A backend that does no HTTP (``local``) returns plain values.
-Independent steps (a launch's lookups) run side by side with :func:`gather`: their
-requests go out together and cost one round trip, not one each.
+Independent steps (a launch's lookups) run side by side with
+:func:`runhub.gather.gather`: their requests go out together, one round trip.
 
 Backends never sleep, never open clients and never retry: the driver does.
 """
@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -250,97 +249,6 @@ def as_exchange(op: Operation[T]) -> Exchange[T]:
     if isinstance(op, Generator):
         return (yield from op)
     return op
-
-
-@dataclass(frozen=True)
-class Together:
-    """Requests :func:`gather` offers to send at once.
-
-    A driver that sends them concurrently answers with one outcome per request, in
-    order: its ``httpx.Response``, or the ``RunhubError`` it ended in (a nested
-    ``Together`` gets a list of outcomes). A driver that sends one request at a
-    time answers ``None``, and gather then runs the exchanges one after another.
-    """
-
-    requests: tuple[Any, ...]
-
-
-def gather(*exchanges: Operation[Any]) -> Exchange[list[Any]]:
-    """Run independent exchanges side by side; their results, in order.
-
-    Concurrently (the async driver): each round, every exchange still running
-    offers its next request and they are sent together, so a round costs one round
-    trip. An error an exchange does not catch is raised once its round is over,
-    and the others are closed. One at a time (the sync driver): exactly as if each
-    exchange were ``yield from``-ed in turn, stopping at the first error.
-    """
-    results: list[Any] = [None] * len(exchanges)
-    running = [op if isinstance(op, Generator) else None for op in exchanges]
-    waiting: dict[int, Any] = {}
-    failure: BaseException | None = None
-
-    def advance(index: int, outcome: Any) -> None:
-        nonlocal failure
-        gen = running[index]
-        assert gen is not None
-        try:
-            if outcome is _START:
-                waiting[index] = next(gen)
-            elif isinstance(outcome, BaseException):
-                waiting[index] = gen.throw(outcome)
-            else:
-                waiting[index] = gen.send(outcome)
-        except StopIteration as stop:
-            results[index] = stop.value
-            running[index] = None
-        except BaseException as error:  # raised once the round is over
-            running[index] = None
-            failure = failure or error
-
-    try:
-        for index, op in enumerate(exchanges):
-            if running[index] is None:
-                results[index] = op
-            else:
-                advance(index, _START)
-        while waiting and failure is None:
-            order = list(waiting)
-            outcomes = yield Together(tuple(waiting[i] for i in order))  # type: ignore[misc]
-            if outcomes is None:  # one at a time: finish each exchange in turn
-                for index in order:
-                    gen = running[index]
-                    assert gen is not None
-                    results[index] = yield from _resume(gen, waiting.pop(index))
-                    running[index] = None
-                break
-            waiting.clear()
-            for index, outcome in zip(order, cast(list[Any], outcomes), strict=True):
-                advance(index, outcome)
-        if failure is not None:
-            raise failure
-        return results
-    finally:
-        for gen in running:
-            if gen is not None:
-                gen.close()
-
-
-_START = object()
-
-
-def _resume(gen: Generator[Any, Any, T], pending: Any) -> Generator[Any, Any, T]:
-    """Finish ``gen`` whose next request, ``pending``, was already taken from it."""
-    while True:
-        try:
-            answer = yield pending
-        except BaseException as error:
-            advance = partial(gen.throw, error)
-        else:
-            advance = partial(gen.send, answer)
-        try:
-            pending = advance()
-        except StopIteration as stop:
-            return cast(T, stop.value)
 
 
 def request(

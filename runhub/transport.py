@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import httpx
 import stamina
 
-from runhub.backend import PURPOSE, Backend, Operation, Together, is_idempotent, is_read_only
+from runhub.backend import PURPOSE, Backend, Operation, is_idempotent, is_read_only
 from runhub.errors import (
     AmbiguousLaunch,
     PlatformError,
@@ -37,6 +37,7 @@ from runhub.errors import (
     RunhubError,
     TransportError,
 )
+from runhub.gather import Together
 from runhub.pacing import Pacer
 from runhub.policy import Redactor, RetryPolicy, describe
 

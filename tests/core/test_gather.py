@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runhub.backend import Exchange, Together, gather, request, response_json
+from runhub.backend import Exchange, request, response_json
 from runhub.errors import NotFound, RunhubError
+from runhub.gather import Together, gather
 from runhub.transport import AsyncDriver, RetryPolicy, SyncDriver
 
 from .conftest import ToyBackend

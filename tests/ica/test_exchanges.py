@@ -11,8 +11,9 @@ import pytest
 from runhub_ica.backend import IcaBackend
 from runhub_ica.settings import IcaSettings
 
-from runhub.backend import RunRef, Together, is_idempotent, is_read_only
+from runhub.backend import RunRef, is_idempotent, is_read_only
 from runhub.errors import AuthError, NotFound, PlatformError
+from runhub.gather import Together
 
 from .conftest import spec
 

@@ -19,10 +19,10 @@ from runhub.backend import (
     Exchange,
     Output,
     RunRef,
-    gather,
     response_json,
 )
 from runhub.errors import PlatformError, SpecError
+from runhub.gather import gather
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub_ica.lookups import Lookups
