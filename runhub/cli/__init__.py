@@ -31,7 +31,17 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    _skip_httpx_cli()
     sys.exit(run(argv))
+
+
+def _skip_httpx_cli() -> None:
+    # httpx imports its own command line (click, rich, pygments: 50-100 ms) whenever
+    # rich is installed, as runhub's CLI needs it to be. This process is runhub's
+    # command line and never runs httpx's: a None entry makes that one import fail,
+    # which httpx expects (it then only lacks ``httpx.main``).
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def __getattr__(name: str) -> Any:

@@ -78,3 +78,22 @@ def test_local_dry_run_imports_neither_httpx_nor_rich(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["codes"] == [0]
     assert report["heavy"] == []
+
+
+def test_console_entry_keeps_httpx_cli_out() -> None:
+    """The ``runhub`` entry point stops httpx importing its own command line (click,
+    rich, pygments) along with the client; httpx itself still works."""
+    code = """
+import json, sys
+import runhub.cli
+runhub.cli._skip_httpx_cli()
+import httpx
+request = httpx.Request("GET", "http://127.0.0.1/x")
+print(json.dumps({"rich": "rich" in sys.modules, "pygments": "pygments" in sys.modules,
+                  "method": request.method, "main": callable(httpx.main)}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    report = json.loads(done.stdout)
+    assert report == {"rich": False, "pygments": False, "method": "GET", "main": True}
