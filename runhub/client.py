@@ -38,7 +38,8 @@ from runhub.tracking import Settling, tracked_launch
 if TYPE_CHECKING:
     import httpx
 
-    from runhub.transport import DryRun, SyncDriver
+    from runhub.dryrun import DryRun
+    from runhub.transport import SyncDriver
 
 __all__ = [
     "AsyncClient",
@@ -147,7 +148,7 @@ class Client(_ClientBase):
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:
         """Resolve everything a launch needs (read-only requests only) and return
         the request that *would* be sent, without sending it."""
-        from runhub.transport import DryRun, DryRunDriver
+        from runhub.dryrun import DryRun, DryRunDriver
 
         chosen, run_spec = self._prepare(spec, backend)
         if not chosen.capabilities.http:

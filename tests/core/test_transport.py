@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from runhub.backend import request
+from runhub.dryrun import DryRunDriver
 from runhub.errors import (
     AmbiguousLaunch,
     AuthError,
@@ -21,7 +22,7 @@ from runhub.errors import (
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState
-from runhub.transport import DryRunDriver, Redactor, RetryPolicy, SyncDriver, retry_after
+from runhub.transport import Redactor, RetryPolicy, SyncDriver, retry_after
 
 from .conftest import SECRET, ToyBackend
 
