@@ -22,6 +22,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Generator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar, cast
 
@@ -42,6 +43,26 @@ from runhub.policy import Redactor, RetryPolicy, describe
 
 T = TypeVar("T")
 log = logging.getLogger("runhub.transport")
+
+#: True while this context is inside one of runhub's retry loops.
+_OWN_RETRIES: ContextVar[bool] = ContextVar("runhub_own_retries", default=False)
+
+
+class _OwnRetriesAtDebug(logging.Filter):
+    """stamina's warning for each retry runhub itself schedules is shown only when
+    the ``stamina`` logger is set to DEBUG.
+
+    The transport already logs every failed attempt (``runhub.transport``), and
+    with logging left unconfigured Python prints stamina's record as a bare
+    ``stamina.retry_scheduled`` line per paced-out request. Retries of other code
+    using stamina are untouched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OWN_RETRIES.get() or logging.getLogger("stamina").isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("stamina").addFilter(_OwnRetriesAtDebug())
 
 
 def retry_after(response: httpx.Response, cap: float) -> float | None:
@@ -219,12 +240,15 @@ class SyncDriver(_Policy):
     def send(self, request: httpx.Request) -> httpx.Response:
         """Send one request under the retry policy; raises runhub errors."""
         self._prepare(request)
+        own = _OWN_RETRIES.set(True)
         try:
             for attempt in self._retry_context():
                 with attempt:
                     return self._send_once(request)
         except _Retry as exhausted:
             raise exhausted.error from None
+        finally:
+            _OWN_RETRIES.reset(own)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
@@ -301,12 +325,15 @@ class AsyncDriver(_Policy):
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         self._prepare(request)
+        own = _OWN_RETRIES.set(True)
         try:
             async for attempt in self._retry_context():
                 with attempt:
                     return await self._send_once(request)
         except _Retry as exhausted:
             raise exhausted.error from None
+        finally:
+            _OWN_RETRIES.reset(own)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import email.utils
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import stamina
 
 from runhub.backend import request
 from runhub.dryrun import DryRunDriver
@@ -66,6 +68,47 @@ def test_429_with_retry_after_waits_that_long_then_succeeds(
     assert status.state is RunState.RUNNING
     assert len(script.seen) == 2
     assert [r.wait_for for r in retries_recorded] == [1.0]
+
+
+@pytest.fixture
+def stamina_logging() -> Iterator[logging.Logger]:
+    """stamina's standard-library logging hook (its default without structlog)."""
+    previous = stamina.instrumentation.get_on_retry_hooks()
+    stamina.instrumentation.set_on_retry_hooks([stamina.instrumentation.LoggingOnRetryHook])
+    logger = logging.getLogger("stamina")
+    level = logger.level
+    yield logger
+    logger.setLevel(level)
+    stamina.instrumentation.set_on_retry_hooks(previous)
+
+
+def test_stamina_warns_of_runhubs_own_retries_only_at_debug(
+    toy: ToyBackend, caplog: pytest.LogCaptureFixture, stamina_logging: logging.Logger
+) -> None:
+    """Unconfigured, each paced-out request printed a bare ``stamina.retry_scheduled``;
+    the transport logs its attempts itself. Other code's stamina retries still warn."""
+    caplog.set_level(logging.WARNING)
+
+    def stamina_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "stamina"]
+
+    script = Script(httpx.Response(429, headers={"Retry-After": "0"}), ok())
+    drive(toy, script).run(toy.status(toy_ref()))
+    assert len(script.seen) == 2
+    assert stamina_records() == []
+
+    failures = [ValueError("first try")]
+    for attempt in stamina.retry_context(on=ValueError, attempts=2, wait_initial=0, wait_jitter=0):
+        with attempt:
+            if failures:
+                raise failures.pop()
+    assert [r.getMessage() for r in stamina_records()] == ["stamina.retry_scheduled"]
+
+    stamina_logging.setLevel(logging.DEBUG)
+    drive(toy, Script(httpx.Response(429, headers={"Retry-After": "0"}), ok())).run(
+        toy.status(toy_ref())
+    )
+    assert len(stamina_records()) == 2
 
 
 def test_retry_after_as_http_date() -> None:
