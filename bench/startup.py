@@ -15,6 +15,8 @@ from pathlib import Path
 from _common import median_seconds, table, write
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOOR = "dependencies alone (click, yaml, one pydantic model)"
+FLOOR_CODE = "import click, yaml\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    x: int\n"
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     spec = str(ROOT / "examples" / "hello" / "runspec.yaml")
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # What any CLI built on runhub's chosen packages pays before its own code.
+        FLOOR: [sys.executable, "-c", FLOOR_CODE],
         "runhub --version": [*runhub, "--version"],
         "runhub --help": [*runhub, "--help"],
         "runhub launch --dry-run (local)": [*runhub, "launch", "--dry-run", spec],
