@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import median_seconds, table, write
+from _common import interleaved_medians, table, write
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = "dependencies alone (click, yaml, one pydantic model)"
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     for cmd in cases.values():  # warm the OS caches and .pyc files
         run(cmd)
-    medians = {
-        name: median_seconds(lambda c=cmd: run(c), args.repeat) for name, cmd in cases.items()
-    }
+    # Round-robin: this VM's speed drifts by 2x within minutes; cases measured one
+    # block after another would compare different machines.
+    medians = interleaved_medians(
+        {name: (lambda c=cmd: run(c)) for name, cmd in cases.items()}, args.repeat
+    )
     base = medians["python -c pass"]
     targets = {"runhub --version": ("<= 3x python", medians["runhub --version"] <= 3 * base)}
     targets["runhub launch --dry-run (local)"] = (
