@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import RESULTS
+from startup import FLOOR
 
 NAMES = {"ica": "ICA", "codeocean": "Code Ocean"}
 
@@ -118,7 +119,7 @@ def startup_rows(d: dict[str, Any]) -> list[list[str]]:
     m = d["median_seconds"]
     base = m["python -c pass"]
     version, dry = m["runhub --version"], m["runhub launch --dry-run (local)"]
-    floor = m.get("dependencies alone (click, yaml, one pydantic model)")
+    floor = m.get(FLOOR)
     peer = f"{base * 1000:.0f} ms"
     if floor is not None:  # the part of the dry run that is not runhub's own code
         peer += f"; click + yaml + one pydantic model alone {floor * 1000:.0f} ms"
