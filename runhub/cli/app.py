@@ -13,22 +13,22 @@ from collections.abc import Sequence
 import click
 
 from runhub import __version__
-from runhub.cli.context import Session, parse_settings
-from runhub.cli.logs import configure as _configure_logging
+from runhub.cli.helpers.logs import configure as _configure_logging
+from runhub.cli.helpers.session import Session, parse_settings
 
 #: Command name -> the module (under runhub.cli) and attribute defining it.
 COMMANDS = {
-    "launch": ("runs", "launch"),
-    "batch": ("batchcmd", "batch"),
-    "runs": ("ledgercmd", "runs"),
-    "status": ("multi", "status"),
-    "wait": ("multi", "wait"),
-    "cancel": ("multi", "cancel"),
-    "outputs": ("files", "outputs"),
-    "validate": ("extra", "validate"),
+    "launch": ("launch", "launch"),
+    "batch": ("batch", "batch"),
+    "runs": ("runs", "runs"),
+    "status": ("status", "status"),
+    "wait": ("wait", "wait"),
+    "cancel": ("cancel", "cancel"),
+    "outputs": ("outputs", "outputs"),
+    "validate": ("validate", "validate"),
     "backends": ("backends", "backends"),
     "config": ("config", "config"),
-    "completion": ("extra", "completion"),
+    "completion": ("completion", "completion"),
 }
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from runhub.cli import render
-from runhub.cli.context import output_option
+from runhub.cli.helpers import render
+from runhub.cli.helpers.session import output_option
 
 #: Capability flags shown in the table (in this order) when they are on.
 _SHOWN = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from runhub.cli import render
-from runhub.cli.context import Session, output_option, pass_session
+from runhub.cli.helpers import render
+from runhub.cli.helpers.session import Session, output_option, pass_session
 
 TEMPLATE = """\
 # runhub profiles. Each top-level table is a profile; choose one with
@@ -65,7 +65,7 @@ def show(session: Session, only: str | None, output: str) -> None:
     Sources, strongest first: flag (-S BACKEND.FIELD=VALUE), env (the variable's
     name), profile (the profile file), default.
     """
-    from runhub.cli.settingsview import effective
+    from runhub.cli.helpers.settingsview import effective
     from runhub.config import config_path, load_profile, profile_name
     from runhub.plugins import registry
 

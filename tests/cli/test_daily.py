@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from runhub_codeocean.emulator import DEFAULT_TOKEN, CodeOceanEmulator
 
-from runhub.cli import multi
+from runhub.cli import cancel as cancel_command
 from runhub.ledger import Ledger
 from runhub.testing.emulator import Clock, EmulatorServer
 
@@ -139,7 +139,7 @@ def test_cancel_many_asks_once_when_destructive(cli: Any, monkeypatch: pytest.Mo
         monkeypatch.setenv("CODEOCEAN_API_TOKEN", DEFAULT_TOKEN)
         refs = [cli("launch", str(spec), "--name", f"r{i}").out.strip() for i in range(2)]
         cli("cancel", *refs).fails(2, "--yes")
-        monkeypatch.setattr(multi, "_can_prompt", lambda: True)
+        monkeypatch.setattr(cancel_command, "_can_prompt", lambda: True)
         declined = cli("cancel", *refs, stdin="n\n")
         assert declined.code == 1
         assert "Cancel 2 runs?" in declined.err

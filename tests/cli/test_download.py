@@ -12,7 +12,7 @@ import pytest
 from runhub_codeocean.emulator import DEFAULT_TOKEN, CodeOceanEmulator
 
 from runhub.backend import Output
-from runhub.cli.download import fetch, target
+from runhub.cli.helpers.download import fetch, target
 from runhub.errors import SpecError
 from runhub.testing.emulator import Clock, EmulatorServer
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runhub.cli import multi
+from runhub.cli import cancel as cancel_command
 from runhub.local.backend import LocalBackend
 from runhub.plugins import BackendInfo, Registry, registry
 
@@ -109,7 +109,7 @@ def test_destructive_cancel_without_yes_and_without_a_terminal_is_refused(
 def test_destructive_cancel_asks_on_a_terminal(
     cli: Any, wipe: None, slow_spec: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(multi, "_can_prompt", lambda: True)
+    monkeypatch.setattr(cancel_command, "_can_prompt", lambda: True)
     ref = cli("launch", str(slow_spec), "--backend", "wipe").lines[0]
     declined = cli("cancel", ref, stdin="n\n")
     assert declined.code == 1

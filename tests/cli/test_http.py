@@ -14,7 +14,7 @@ import pytest
 from pydantic import AliasChoices, Field, SecretStr
 
 from runhub.backend import Backend, Capabilities, RunRef, request, response_json
-from runhub.cli.context import Session
+from runhub.cli.helpers.session import Session
 from runhub.client import Client
 from runhub.config import BackendSettings
 from runhub.plugins import BackendInfo, Registry

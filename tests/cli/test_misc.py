@@ -10,10 +10,10 @@ import click
 import pytest
 
 import runhub
-from runhub.cli import logs
-from runhub.cli.params import DURATION
-from runhub.cli.render import size, table
-from runhub.cli.specs import parse_overrides
+from runhub.cli.helpers import logs
+from runhub.cli.helpers.params import DURATION
+from runhub.cli.helpers.render import size, table
+from runhub.cli.helpers.specs import parse_overrides
 from runhub.config import load_profile
 from runhub.errors import SpecError
 from runhub.plugins import PluginFailure, Registry, registry

@@ -118,7 +118,7 @@ def test_env_names() -> None:
 
 
 def test_config_show_finds_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runhub.cli.settingsview import effective
+    from runhub.cli.helpers.settingsview import effective
     from runhub.local.backend import LocalSettings
 
     monkeypatch.setenv("RUNHUB_LOCAL_CANCEL_GRACE", "3")

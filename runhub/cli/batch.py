@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runhub.cli import live, render
-from runhub.cli.context import Session, output_option, pass_session, quiet_option
-from runhub.cli.params import DURATION
+from runhub.cli.helpers import live, render
+from runhub.cli.helpers.params import DURATION
+from runhub.cli.helpers.session import Session, output_option, pass_session, quiet_option
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient
@@ -91,7 +91,7 @@ def batch(
     import gc
 
     from runhub.batch import load_template, plan, read_samplesheet
-    from runhub.cli.specs import parse_overrides
+    from runhub.cli.helpers.specs import parse_overrides
 
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
@@ -148,7 +148,7 @@ def batch(
 def _backend_name(
     flag: str | None, template: dict[str, Any], changes: dict[str, Any], session: Session
 ) -> str:
-    from runhub.cli.specs import DEFAULT_BACKEND
+    from runhub.cli.helpers.specs import DEFAULT_BACKEND
     from runhub.config import load_profile
 
     named = changes.get("backend", template.get("backend"))

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runhub.cli import render
-from runhub.cli.context import Session, output_option, pass_session
-from runhub.cli.multi import batch_refs, parse_refs
+from runhub.cli.helpers import render
+from runhub.cli.helpers.refs import batch_refs, parse_refs
+from runhub.cli.helpers.session import Session, output_option, pass_session
 
 if TYPE_CHECKING:
     from runhub.backend import Output, RunRef
-    from runhub.cli.download import Outcome
+    from runhub.cli.helpers.download import Outcome
     from runhub.client import Client
 
 
@@ -148,8 +148,8 @@ def _plain_http() -> Any:
 
 
 def _fetch(files: list[Output], root: Path, http: Any) -> list[Outcome]:
-    from runhub.cli.download import fetch_all
-    from runhub.cli.live import fancy
+    from runhub.cli.helpers.download import fetch_all
+    from runhub.cli.helpers.live import fancy
 
     if not (sys.stderr.isatty() and fancy()):
         return fetch_all(files, root, http=http)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runhub.cli import render
+from runhub.cli.helpers import render
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient

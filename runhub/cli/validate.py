@@ -1,11 +1,11 @@
-"""``runhub validate`` and ``runhub completion``."""
+"""``runhub validate``: check a spec offline, or on the platform with --remote."""
 
 from __future__ import annotations
 
 import click
 
-from runhub.cli import render
-from runhub.cli.context import Session, output_option, pass_session
+from runhub.cli.helpers import render
+from runhub.cli.helpers.session import Session, output_option, pass_session
 
 
 @click.command()
@@ -39,7 +39,12 @@ def validate(
       runhub validate examples/hello
       runhub validate run.yaml --backend ica --remote
     """
-    from runhub.cli.specs import apply_overrides, load_spec, parse_overrides, resolve_backend
+    from runhub.cli.helpers.specs import (
+        apply_overrides,
+        load_spec,
+        parse_overrides,
+        resolve_backend,
+    )
 
     run_spec = apply_overrides(load_spec(spec), parse_overrides(overrides))
     chosen = resolve_backend(backend, run_spec, session.profile)
@@ -61,23 +66,4 @@ def validate(
     click.echo(f"ok: {spec} is valid for {chosen} ({checked})")
 
 
-@click.command()
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-@click.pass_context
-def completion(ctx: click.Context, shell: str) -> None:
-    """Print the shell completion script for SHELL.
-
-    \b
-    Install (bash):  runhub completion bash > ~/.local/share/bash-completion/completions/runhub
-    Install (zsh):   runhub completion zsh > "${fpath[1]}/_runhub"
-    Install (fish):  runhub completion fish > ~/.config/fish/completions/runhub.fish
-    """
-    from click.shell_completion import get_completion_class
-
-    cls = get_completion_class(shell)
-    assert cls is not None  # the choice only offers shells click supports
-    root = ctx.find_root().command
-    click.echo(cls(root, {}, "runhub", "_RUNHUB_COMPLETE").source())
-
-
-COMMANDS = (validate, completion)
+COMMANDS = (validate,)

@@ -41,7 +41,7 @@ def _cell(value: object) -> str:
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (stable key order as built), or as YAML
     when the command was given ``-o yaml``."""
-    from runhub.cli.context import FORMAT_KEY
+    from runhub.cli.helpers.session import FORMAT_KEY
 
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.find_root().meta.get(FORMAT_KEY) == "yaml":

@@ -1,0 +1,47 @@
+"""Which runs a command acts on: REF arguments and ``--batch ID``, with the
+polling-group hint the ledger keeps for each run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from runhub.backend import RunRef
+
+
+def parse_refs(texts: tuple[str, ...]) -> list[RunRef]:
+    """Run references from the command line, with their polling-group hint when the
+    ledger knows it (so runs of one batch are polled with one request per page)."""
+    from runhub.backend import RunRef
+    from runhub.ledger import Ledger
+
+    ledger = Ledger()
+    refs = []
+    for text in texts:
+        ref = RunRef.parse(text)
+        record = ledger.by_ref(str(ref))
+        known = record.run_ref() if record is not None else None
+        refs.append(known or ref)
+    return refs
+
+
+def batch_refs(batch: str) -> list[RunRef]:
+    """Every launched run of a batch, from the ledger (ConfigError if none)."""
+    from runhub.errors import ConfigError
+    from runhub.ledger import Ledger
+
+    records = Ledger().batch(batch)
+    refs = [r for r in (rec.run_ref() for rec in records) if r is not None]
+    if not refs:
+        raise ConfigError(
+            f"no launched runs recorded for batch {batch!r}", hint="see `runhub runs` for batches"
+        )
+    return refs
+
+
+def chosen(refs: tuple[str, ...], batch: str | None) -> list[RunRef]:
+    if not refs and not batch:
+        raise click.UsageError("name at least one REF, or --batch ID")
+    return parse_refs(refs) + (batch_refs(batch) if batch else [])
