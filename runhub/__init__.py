@@ -18,7 +18,7 @@ _EXPORTS = {
     "RunStatus": "runhub.state",
     "Backend": "runhub.backend",
     "Capabilities": "runhub.backend",
-    "RunRef": "runhub.backend",
+    "RunRef": "runhub.ref",
     "Output": "runhub.backend",
     "BackendSettings": "runhub.config",
     "hookimpl": "runhub.hookspecs",
@@ -45,7 +45,7 @@ __all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient
-    from runhub.backend import Backend, Capabilities, Output, RunRef
+    from runhub.backend import Backend, Capabilities, Output
     from runhub.client import Client, launch, status, wait
     from runhub.config import BackendSettings
     from runhub.errors import (
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
     from runhub.hookspecs import hookimpl
     from runhub.policy import RetryPolicy
+    from runhub.ref import RunRef
     from runhub.spec import DataMount, RunSpec
     from runhub.state import RunState, RunStatus
 

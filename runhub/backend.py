@@ -1,4 +1,7 @@
-"""The contract between runhub and a platform: ``Backend``, ``RunRef``, ``Output``.
+"""The contract between runhub and a platform: ``Backend``, ``Capabilities``, ``Output``.
+
+``RunRef`` lives in :mod:`runhub.ref` (the model depends on nothing) and is
+re-exported here for plugins.
 
 Backends are sans-IO. Each operation is an *exchange*: a generator that yields
 ``httpx.Request`` objects and receives ``httpx.Response`` objects, and returns its
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from runhub.errors import AuthError, NotFound, PlatformError, SpecError
+from runhub.ref import RunRef
 from runhub.state import RunState, RunStatus
 
 if TYPE_CHECKING:
@@ -43,35 +47,6 @@ READ_ONLY = "runhub.read_only"
 IDEMPOTENT = "runhub.idempotent"
 #: ``request.extensions`` key: a short description of what the request is for (logs).
 PURPOSE = "runhub.purpose"
-
-
-@dataclass(frozen=True, slots=True)
-class RunRef:
-    """A printable, pasteable reference to one run: ``backend:id``.
-
-    ``batch`` is a polling-group hint chosen by the backend that made the ref (ICA:
-    the launch batch tag; Code Ocean: the capsule); it lets ``statuses`` ask a
-    whole group in one request. The ledger keeps it beside the ref. It is not part
-    of the text form or of equality.
-    """
-
-    backend: str
-    id: str
-    batch: str | None = field(default=None, compare=False, hash=False)
-
-    @classmethod
-    def parse(cls, text: str, *, batch: str | None = None) -> RunRef:
-        """Parse ``backend:id``; raises :class:`SpecError` on anything else."""
-        backend, sep, ident = text.strip().partition(":")
-        if not sep or not backend or not ident:
-            raise SpecError(
-                f"{text!r} is not a run reference",
-                hint="write it as BACKEND:ID, e.g. local:20261123-abc123 as printed by launch",
-            )
-        return cls(backend, ident, batch)
-
-    def __str__(self) -> str:
-        return f"{self.backend}:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from runhub.backend import RunRef
+    from runhub.ref import RunRef
     from runhub.state import RunStatus
 
 #: Forward migrations; index i migrates user_version i -> i + 1.
@@ -94,7 +94,7 @@ class Launch:
 
     def run_ref(self) -> RunRef | None:
         """The run's ref with its polling-group hint, once launched."""
-        from runhub.backend import RunRef
+        from runhub.ref import RunRef
 
         return None if self.ref is None else RunRef.parse(self.ref, batch=self.ref_group)
 

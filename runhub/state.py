@@ -9,10 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from runhub.backend import RunRef
+from runhub.ref import RunRef
 
 
 class RunState(enum.StrEnum):
