@@ -4,11 +4,17 @@ One retry policy (DESIGN.md §6) serves the sync driver (``httpx.Client``), the 
 driver (``httpx.AsyncClient``) and the dry-run driver:
 
 - every request has connect/read/write/pool timeouts;
-- 429 and 503 are retried, honouring ``Retry-After`` (seconds or HTTP date);
+- 429 is retried, honouring ``Retry-After`` (seconds or HTTP date): a rate limiter
+  answers before any work is done;
 - errors where nothing reached the server (connect errors) are retried;
-- ambiguous failures (read timeout, dropped connection, 502, 504, a truncated JSON
-  body) are retried only for idempotent requests; otherwise :class:`AmbiguousLaunch`
-  is thrown into the exchange, which decides how to recover;
+- ambiguous failures (read timeout, dropped connection, 502, 503, 504, a truncated
+  JSON body, and 500 to a request that changes something) are retried only for
+  idempotent requests (503 honouring ``Retry-After``); otherwise
+  :class:`AmbiguousLaunch` is thrown into the exchange, which decides how to
+  recover. A 500 to a read is the platform's answer, reported at once;
+- 409 to a request carrying an ``Idempotency-Key`` (ICA: the first request with that
+  key is still in progress) is retried with the same key; if it never settles,
+  :class:`AmbiguousLaunch`;
 - any other error answer becomes the backend's error (``Backend.error_for``).
 
 Backoff is stamina's exponential backoff with jitter. Every log line and error
@@ -29,7 +35,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import httpx
 import stamina
 
-from runhub.backend import PURPOSE, Backend, Operation, is_idempotent
+from runhub.backend import PURPOSE, Backend, Operation, is_idempotent, is_read_only
 from runhub.errors import (
     AmbiguousLaunch,
     PlatformError,
@@ -99,6 +105,8 @@ def _backoff(exc: Exception) -> bool | float:
     return False
 
 
+#: Answers after which the request may or may not have taken effect.
+_SERVER_ERRORS = frozenset({500, 502, 503, 504})
 _NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _AMBIGUOUS = (
     httpx.ReadTimeout,
@@ -140,9 +148,11 @@ class _Policy:
             wait_jitter=p.wait_jitter,
         )
 
-    def _ambiguous(self, request: httpx.Request, what: str, cause: RunhubError) -> NoReturn:
+    def _ambiguous(
+        self, request: httpx.Request, what: str, cause: RunhubError, wait: float | None = None
+    ) -> NoReturn:
         if is_idempotent(request):
-            raise _Retry(cause)
+            raise _Retry(cause, wait)
         context = describe(request, self.redact)
         raise AmbiguousLaunch(
             f"{context}: {what}; the request may or may not have taken effect",
@@ -174,11 +184,31 @@ class _Policy:
             context = describe(request, self.redact)
             raise _Retry(RateLimited(f"{context} -> 429 Too Many Requests", status=429), wait)
         self.pacer.success()
-        if status == 503:
+        if status == 409 and "idempotency-key" in request.headers:
+            # ICA (spec text on every keyed create): the first request with this key is
+            # still being processed. Ask again with the same key; if it never settles,
+            # the outcome is unknown, never "nothing was created".
             wait = retry_after(response, self.policy.max_retry_after)
-            raise _Retry(self._error(request, response), wait)
-        if status in (502, 504):
-            self._ambiguous(request, f"{status} from a gateway", self._error(request, response))
+            context = describe(request, self.redact)
+            raise _Retry(
+                AmbiguousLaunch(
+                    f"{context} -> 409: a request with this Idempotency-Key is still in"
+                    " progress on the platform; the run may or may not exist",
+                    method=request.method,
+                    url=self.redact(str(request.url)),
+                ),
+                wait,
+            )
+        if status == 500 and is_read_only(request):
+            raise self._error(request, response)  # nothing to be unsure about: a server bug
+        if status in _SERVER_ERRORS:
+            # The server may have done the work before failing to answer: retried only
+            # when repeating cannot duplicate it, otherwise the backend looks first.
+            wait = retry_after(response, self.policy.max_retry_after) if status == 503 else None
+            what = (
+                f"{status} from the server" if status in (500, 503) else f"{status} from a gateway"
+            )
+            self._ambiguous(request, what, self._error(request, response), wait)
         if status >= 400:
             raise self._error(request, response)
         if _truncated_json(response):

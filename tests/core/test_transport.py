@@ -163,6 +163,61 @@ def test_ambiguous_failure_on_post_with_key_is_retried(toy: ToyBackend, failure:
     assert {p.headers["Idempotency-Key"] for p in posts} == {"k1"}
 
 
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_to_a_post_without_key_is_ambiguous(toy: ToyBackend, status: int) -> None:
+    # The server may have created the run before it failed: never POSTed a second time.
+    script = Script(ok(), httpx.Response(status, headers={"Retry-After": "0"}), 201)
+    with pytest.raises(AmbiguousLaunch):
+        drive(toy, script).run(toy.launch(SPEC, "k1"))
+    assert script.posts() == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_to_a_keyed_post_is_retried_with_the_same_key(
+    toy: ToyBackend, status: int
+) -> None:
+    toy.use_key = True
+    script = Script(ok(), status, 201)
+    assert str(drive(toy, script).run(toy.launch(SPEC, "k1")).ref) == "toy:r1"
+    assert {p.headers["Idempotency-Key"] for p in script.seen if p.method == "POST"} == {"k1"}
+    assert script.posts() == 2
+
+
+def test_409_to_a_keyed_create_waits_for_the_first_request(toy: ToyBackend) -> None:
+    # ICA: 409 = the first request with this key is still in progress.
+    toy.use_key = True
+    script = Script(ok(), 409, 409, 201)
+    assert str(drive(toy, script).run(toy.launch(SPEC, "k1")).ref) == "toy:r1"
+    assert script.posts() == 3
+
+
+def test_409_that_never_settles_is_ambiguous_not_failed(toy: ToyBackend) -> None:
+    toy.use_key = True
+    script = Script(ok(), *([409] * FAST.attempts))
+    with pytest.raises(AmbiguousLaunch) as caught:
+        drive(toy, script).run(toy.launch(SPEC, "k1"))
+    assert script.posts() == FAST.attempts
+    assert "still in progress" in str(caught.value)
+
+
+def test_409_without_a_key_is_the_platform_s_answer(toy: ToyBackend) -> None:
+    script = Script(ok(), 409)
+    with pytest.raises(PlatformError) as caught:
+        drive(toy, script).run(toy.launch(SPEC, "k1"))
+    assert not isinstance(caught.value, AmbiguousLaunch)
+    assert caught.value.status == 409
+    assert script.posts() == 1
+
+
+def test_500_to_a_read_is_reported_at_once(toy: ToyBackend) -> None:
+    script = Script(httpx.Response(500, text="NullPointerException"))
+    with pytest.raises(PlatformError) as caught:
+        drive(toy, script).run(toy.status(toy_ref()))
+    assert not isinstance(caught.value, AmbiguousLaunch)
+    assert len(script.seen) == 1
+    assert "NullPointerException" in str(caught.value)
+
+
 @pytest.mark.parametrize("failure", [502, 504, httpx.RemoteProtocolError("dropped")])
 def test_ambiguous_failure_on_get_is_retried(toy: ToyBackend, failure: Any) -> None:
     script = Script(failure, ok("done"))

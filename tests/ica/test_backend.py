@@ -9,7 +9,14 @@ from runhub_ica.emulator import IcaEmulator, seed
 
 from runhub.backend import RunRef
 from runhub.client import Client
-from runhub.errors import AuthError, ConfigError, NotFound, PlatformError, SpecError
+from runhub.errors import (
+    AmbiguousLaunch,
+    AuthError,
+    ConfigError,
+    NotFound,
+    PlatformError,
+    SpecError,
+)
 from runhub.state import RunState
 from runhub.testing.emulator import Clock, FaultPlan
 
@@ -306,12 +313,15 @@ def test_same_key_other_body_is_422(client: Client, app: IcaEmulator) -> None:
     assert len(app.analyses) == 1
 
 
-def test_key_in_flight_is_409(client: Client, app: IcaEmulator) -> None:
+def test_key_in_flight_is_409_retried_then_ambiguous(client: Client, app: IcaEmulator) -> None:
+    # 409 = the first request with this key is still in progress (spec text on every
+    # keyed create): the outcome is unknown, never "failed, nothing created".
     path = f"/ica/rest/api/projects/{seed.PROJECT_ID}/analysis:nextflow"
     app.begin_in_flight(path, "k-3", app.user_of(API_KEY), "{}")
-    with pytest.raises(PlatformError) as info:
+    with pytest.raises(AmbiguousLaunch) as info:
         client.launch(spec(), key="k-3")
-    assert (info.value.status, info.value.code) == (409, "ICA_EMU_IDEMPOTENCY_IN_FLIGHT")
+    assert "still in progress" in str(info.value)
+    assert app.log.count(f"POST {path}") == client.policy.attempts
     assert app.analyses == []
 
 

@@ -30,8 +30,13 @@ def test_endless_503_stops_after_the_configured_attempts(name: str) -> None:
         with pytest.raises(PlatformError) as caught:
             c.launch(platform.spec(1))
         driver = c.driver(c.backend(name))
-        assert driver.sent == 5  # the first request of the launch, tried 5 times
-        assert platform.faults.counts["503"] == 5
+        if name == "ica":
+            assert driver.sent == 5  # the first lookup of the launch, tried 5 times
+        else:
+            # Code Ocean's launch POST answered 503 may have created the run: never sent
+            # again; the listing that would find the run is tried 5 times instead.
+            assert driver.sent == 1 + 5
+        assert platform.faults.counts["503"] == driver.sent
         assert platform.created_ids() == []
     error = caught.value
     assert error.status == 503
