@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from runhub.errors import AuthError, NotFound, PlatformError, SpecError
+from runhub.errors import AuthError, NotFound, PlatformError, SpecError, Unsupported
 from runhub.ref import RunRef
 from runhub.state import RunState, RunStatus
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from runhub.config import BackendSettings
+    from runhub.detail import LogText, RunDetail
     from runhub.spec import RunSpec
 
 T = TypeVar("T")
@@ -92,6 +93,12 @@ class Capabilities(BaseModel):
     #: what ``recover`` sees. A launch interrupted less long ago that ``recover`` does
     #: not find is looked up again once this has passed, before it is sent anew.
     launch_settle: float = 0.0
+    #: ``detail`` answers what the platform knows of a run (``runhub show``).
+    detail: bool = False
+    #: The log streams ``logs`` can read (``runhub logs``); empty: none.
+    logs: tuple[str, ...] = ()
+    #: ``list_runs`` lists the platform's own runs, however they were started.
+    remote_runs: bool = False
 
 
 class Backend:
@@ -203,6 +210,40 @@ class Backend:
 
     def close(self) -> None:
         """Release anything the backend holds (caches, local handles)."""
+
+    # -- optional operations: pre-flight, detail, logs, the platform's own runs ------
+
+    def preflight(self, spec: RunSpec) -> Operation[None]:
+        """Every read-only lookup a launch of ``spec`` makes (pipeline, data, storage),
+        raising what the launch would raise; nothing is created.
+
+        The default drives :meth:`launch` up to its first mutating request (as
+        ``--dry-run`` does) and never sends that one; a backend without HTTP only
+        describes the launch. Override when the launch itself looks nothing up.
+        """
+        if not self.capabilities.http:
+            self.describe_launch(spec)
+            return None
+        from runhub.preflight import PREFLIGHT_KEY, until_mutating
+
+        return until_mutating(self.launch(spec, PREFLIGHT_KEY))
+
+    def detail(self, ref: RunRef) -> Operation[RunDetail]:
+        """What the platform says about one run (needs ``capabilities.detail``)."""
+        raise Unsupported(f"the {self.name} backend cannot describe runs")
+
+    def logs(self, ref: RunRef, stream: str = "stdout") -> Operation[LogText]:
+        """One log stream of a run, as far as it is available now (needs
+        ``stream in capabilities.logs``)."""
+        raise Unsupported(f"the {self.name} backend cannot read run logs")
+
+    def list_runs(
+        self, *, target: str | None = None, limit: int = 100
+    ) -> Operation[list[RunStatus]]:
+        """The platform's own runs, newest first where it says (needs
+        ``remote_runs``). ``target`` narrows them where the platform needs it
+        (Code Ocean: a capsule or pipeline id)."""
+        raise Unsupported(f"the {self.name} backend cannot list the platform's runs")
 
     # -- helpers for HTTP backends -------------------------------------------------
 

@@ -144,12 +144,17 @@ class _ClientBase:
         from runhub.ledger import Intent
 
         assert self.ledger is not None
-        return self.ledger.intents(
+        records = self.ledger.intents(
             [
                 Intent(backend.name, spec.digest(), batch, row, spec.name)
                 for (backend, spec), row in zip(launches, rows, strict=True)
             ]
         )
+        # The spec each launch is made with, for `runhub show` and `runhub relaunch`.
+        self.ledger.keep_specs(
+            [(r.key, spec.to_data(), None) for r, (_, spec) in zip(records, launches, strict=True)]
+        )
+        return records
 
     def _observe(self, statuses: Sequence[RunStatus]) -> None:
         if self.ledger is not None:

@@ -13,6 +13,7 @@ migrated forward on open. No secrets are ever written here.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -57,7 +58,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE launches ADD COLUMN ref_group TEXT;
     """,
+    # v3: the spec each launch was made with, and the launch it repeats (relaunch,
+    # batch --retry-failed). Rows whose launch was pruned are dropped by keep_specs.
+    """
+    CREATE TABLE launch_specs (
+        key       TEXT PRIMARY KEY,
+        spec      TEXT NOT NULL,
+        previous  TEXT
+    );
+    CREATE INDEX launch_specs_previous ON launch_specs(previous);
+    """,
 )
+#: Separates a batch row's key from its attempt number (``<row key>@2``).
+ATTEMPT_MARK = "@"
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
@@ -347,3 +360,78 @@ class Ledger:
             "SELECT * FROM launches WHERE batch = ? ORDER BY created_at, rowid", (batch,)
         )
         return [Launch(**dict(r)) for r in rows]
+
+    # -- launch specs and attempts (relaunch, batch --retry-failed) --------------------
+    #
+    # Kept apart from the launch rows: a launch's spec and the launch it repeats are
+    # written once, beside its intent, and read by ``show`` and ``relaunch``. A batch
+    # row's later attempts are rows of their own whose row key is ``<row key>@<n>``
+    # (n >= 2), so every attempt keeps its run and (batch, row) stays unique.
+
+    def keep_specs(self, items: Sequence[tuple[str, Any, str | None]]) -> None:
+        """Record (launch key, spec data, previous launch key) for new launches;
+        a launch that already has its spec keeps the first one."""
+        if not items:
+            return
+        with self._tx() as db:
+            db.execute("DELETE FROM launch_specs WHERE key NOT IN (SELECT key FROM launches)")
+            db.executemany(
+                "INSERT OR IGNORE INTO launch_specs (key, spec, previous) VALUES (?, ?, ?)",
+                [(key, json.dumps(spec, sort_keys=True), prev) for key, spec, prev in items],
+            )
+
+    def spec_record(self, key: str) -> SpecRecord | None:
+        """The spec launch ``key`` was made with, and the launch it repeats."""
+        row = (
+            self._db()
+            .execute("SELECT spec, previous FROM launch_specs WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return None if row is None else SpecRecord(json.loads(row[0]), row[1])
+
+    def relaunches(self, key: str) -> list[Launch]:
+        """The launches made to repeat launch ``key``, oldest first."""
+        rows = self._db().execute(
+            "SELECT l.* FROM launches l JOIN launch_specs s ON s.key = l.key"
+            " WHERE s.previous = ? ORDER BY l.created_at, l.rowid",
+            (key,),
+        )
+        return [Launch(**dict(r)) for r in rows]
+
+    def attempts(self, batch: str, row_key: str) -> list[Launch]:
+        """Every attempt of one batch row (any attempt's row key), first attempt first."""
+        family = row_family(row_key)
+        rows = self._db().execute(
+            "SELECT * FROM launches WHERE batch = ? AND (row_key = ? OR row_key LIKE ?)",
+            (batch, family, family.replace("%", "_") + ATTEMPT_MARK + "%"),
+        )
+        found = [Launch(**dict(r)) for r in rows if row_family(r["row_key"]) == family]
+        return sorted(found, key=lambda launch: attempt_of(launch.row_key))
+
+
+@dataclass(frozen=True)
+class SpecRecord:
+    """The spec a launch was made with, and the launch it repeats (if any)."""
+
+    spec: dict[str, Any]
+    previous: str | None
+
+
+def attempt_of(row_key: str | None) -> int:
+    """The attempt number a batch row key carries (1 for the first attempt)."""
+    if not row_key:
+        return 1
+    base, mark, number = row_key.rpartition(ATTEMPT_MARK)
+    return int(number) if mark and base and number.isdigit() else 1
+
+
+def row_family(row_key: str) -> str:
+    """The first attempt's row key, from any attempt's row key."""
+    base, mark, number = row_key.rpartition(ATTEMPT_MARK)
+    return base if mark and base and number.isdigit() else row_key
+
+
+def attempt_key(row_key: str, attempt: int) -> str:
+    """The row key of attempt number ``attempt`` of a row (1: the row key itself)."""
+    family = row_family(row_key)
+    return family if attempt <= 1 else f"{family}{ATTEMPT_MARK}{attempt}"

@@ -26,6 +26,7 @@ from runhub.backend import (
     request,
     response_json,
 )
+from runhub.detail import LogText, RunDetail
 from runhub.errors import (
     AmbiguousLaunch,
     ConfigError,
@@ -35,7 +36,9 @@ from runhub.errors import (
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
+from runhub_codeocean import inspection
 from runhub_codeocean.errors import ID, check_ref, computation, error_for
+from runhub_codeocean.preflight import Preflight
 from runhub_codeocean.recovery import find_created
 from runhub_codeocean.results import result_urls, walk_results
 from runhub_codeocean.settings import CodeOceanSettings, Endpoint
@@ -51,6 +54,9 @@ class CodeOceanBackend(Backend):
     name: ClassVar[str] = BACKEND
     settings_model: ClassVar[type[CodeOceanSettings]] = CodeOceanSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
+        detail=True,
+        logs=("stdout",),  # one console log, stdout and stderr together
+        remote_runs=True,
         cancel=True,
         cancel_is_destructive=True,
         outputs=True,
@@ -86,6 +92,7 @@ class CodeOceanBackend(Backend):
         self._deleted: set[str] = set()
         #: Wall clock for launch attempts (Code Ocean's ``created`` is epoch seconds).
         self.now = time.time
+        self._preflight = Preflight(self._req)
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -350,6 +357,37 @@ class CodeOceanBackend(Backend):
         check_ref(ref)
         self.endpoint()
         return result_urls(self._req, ref, list(outputs))
+
+    # -- pre-flight, detail, logs, the platform's runs (see preflight.py, inspection.py)
+
+    def preflight(self, spec: RunSpec) -> Exchange[None]:
+        """GET the capsule/pipeline and every data asset (cached); nothing is created."""
+        plan = translate(spec)
+        self.endpoint()
+        return self._preflight.check(plan, plan.body.get("version"))
+
+    def detail(self, ref: RunRef) -> Exchange[RunDetail]:
+        """``GET computations/{id}`` as a RunDetail."""
+        check_ref(ref)
+        self.endpoint()
+        return inspection.detail(self._req, ref)
+
+    def logs(self, ref: RunRef, stream: str = "stdout") -> Exchange[LogText]:
+        """The computation's ``output`` log (stdout and stderr together)."""
+        check_ref(ref)
+        self.endpoint()
+        return inspection.logs(self._req, ref)
+
+    def list_runs(
+        self, *, target: str | None = None, limit: int = 100
+    ) -> Exchange[list[RunStatus]]:
+        """The computations of capsule or pipeline ``target``."""
+        self.endpoint()
+        return inspection.list_runs(self._req, target, limit)
+
+    def close(self) -> None:
+        """Forget cached pre-flight answers."""
+        self._preflight.clear()
 
     # -- errors ----------------------------------------------------------------------
 

@@ -21,11 +21,14 @@ from runhub.backend import (
     RunRef,
     response_json,
 )
+from runhub.detail import LogText, RunDetail
 from runhub.errors import PlatformError, SpecError
 from runhub.gather import gather
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+from runhub_ica.inspection import Inspector
 from runhub_ica.lookups import Lookups
+from runhub_ica.preflight import Preflight
 from runhub_ica.problems import error_for
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
@@ -59,6 +62,9 @@ class IcaBackend(Backend):
     settings_model: ClassVar[type[IcaSettings]] = IcaSettings
     settings: IcaSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
+        detail=True,
+        logs=("stdout", "stderr"),
+        remote_runs=True,
         cancel=True,
         outputs=True,
         download=True,
@@ -76,6 +82,8 @@ class IcaBackend(Backend):
     def __init__(self, settings: IcaSettings) -> None:
         super().__init__(settings)
         self.lookups = Lookups(settings)
+        self._preflight = Preflight(settings, self.lookups)
+        self._inspector = Inspector(settings, self._to_status)
 
     # -- offline -----------------------------------------------------------------
 
@@ -90,6 +98,8 @@ class IcaBackend(Backend):
     def close(self) -> None:
         """Forget cached lookups."""
         self.lookups.clear()
+        self._preflight.clear()
+        self._inspector.clear()
 
     def _split(self, ref: RunRef) -> tuple[str, str]:
         project, sep, analysis = ref.id.rpartition("/")
@@ -317,6 +327,28 @@ class IcaBackend(Backend):
         )
         urls = {i.get("dataId"): i.get("url") for i in response_json(resp).get("items", [])}
         return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id, o.url)) for o in outputs]
+
+    # -- pre-flight, detail, logs, the platform's runs (see preflight.py, inspection.py)
+
+    def preflight(self, spec: RunSpec) -> Exchange[None]:
+        """The launch's lookups and the pipeline's input codes (cached); nothing is created."""
+        return self._preflight.check(spec)
+
+    def detail(self, ref: RunRef) -> Exchange[RunDetail]:
+        """The analysis, its parameters and inputs."""
+        project, analysis = self._split(ref)
+        return self._inspector.detail(project, analysis, ref.batch)
+
+    def logs(self, ref: RunRef, stream: str = "stdout") -> Exchange[LogText]:
+        """The steps' logs of ``stream`` (stdout or stderr) that ICA has as files."""
+        project, analysis = self._split(ref)
+        return self._inspector.logs(project, analysis, ref.batch, stream)
+
+    def list_runs(
+        self, *, target: str | None = None, limit: int = 100
+    ) -> Exchange[list[RunStatus]]:
+        """The analyses of the project (``target`` or ``ICAV2_PROJECT_ID``)."""
+        return self._inspector.list_runs(self.settings.project(target), limit)
 
 
 def _flatten(data: dict[str, Any], parent: str, into: list[Output]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from runhub.testing.emulator import Clock
+from runhub_codeocean.emulator.catalog import LOGS, Catalog
 from runhub_codeocean.emulator.model import LIST_FOLDER_PARAMS, RUN_PARAMS, check
 from runhub_codeocean.emulator.runs import Run
 from runhub_codeocean.emulator.seed import RESULT_FILES, seed_assets, seed_targets
@@ -42,7 +43,7 @@ def _version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(p) for p in parts)
 
 
-class CodeOceanEmulator:
+class CodeOceanEmulator(Catalog):
     """The emulated deployment. ``created`` lists every computation id ever created."""
 
     def __init__(
@@ -76,6 +77,7 @@ class CodeOceanEmulator:
             ("GET", re.compile(r"computations/([^/]+)/results/urls"), self._urls),
             ("GET", re.compile(r"(capsules|pipelines)/([^/]+)/computations"), self._list),
         ]
+        self._routes[:0] = self.catalog_routes()
 
     # -- test helpers ------------------------------------------------------------------
 
@@ -99,6 +101,8 @@ class CodeOceanEmulator:
         path = request.url.path
         if path.startswith(DOWNLOADS):
             return self._download(path[len(DOWNLOADS) :])
+        if path.startswith(LOGS):
+            return self.log_download(path[len(LOGS) :])
         if not path.startswith(API):
             return _error(404, f"no such endpoint: {path}")
         if request.headers.get("authorization") != self._expected:

@@ -24,6 +24,7 @@ import httpx
 from runhub.testing.emulator import Clock
 from runhub_ica.emulator import schema
 from runhub_ica.emulator.endpoints import Endpoints
+from runhub_ica.emulator.inspection import LOGS, Inspection
 from runhub_ica.emulator.protocol import (
     CREATE_KINDS,
     JSON,
@@ -38,7 +39,7 @@ from runhub_ica.emulator.protocol import (
 from runhub_ica.emulator.world import AnalysisRec, World
 
 
-class IcaEmulator(Endpoints):
+class IcaEmulator(Endpoints, Inspection):
     """The emulated ICA. ``analyses`` lists every analysis created, in order."""
 
     def __init__(
@@ -73,6 +74,8 @@ class IcaEmulator(Endpoints):
         path = request.url.path
         with self._lock:
             self.log.append(f"{request.method} {path}")
+        if path.startswith(LOGS):  # pre-signed: no credentials
+            return self.log_download(path[len(LOGS) :])
         try:
             if not path.startswith(ROOT + "/"):
                 raise Problem(404, "ICA_EMU_NOT_FOUND", f"no such endpoint: {path}")
@@ -308,6 +311,7 @@ class IcaEmulator(Endpoints):
             route("GET", a, self._analysis, None, (V4,)),
             route("POST", a + r":abort", self._abort, (V3, V4, JSON), None, required=False),
             route("GET", a + r"/outputs", self._outputs, None, (V3,)),
+            *self.inspection_routes(route, a, p),
         ]
         for kind, (media, _) in CREATE_KINDS.items():
             # The emulator answers creates in v4 only (v3 create answers broke clients).
