@@ -325,7 +325,9 @@ class AsyncClient(_ClientBase):
         run = as_ref(ref)
         backend = self.backend(run.backend)
         self._check_capability(backend, "cancel", "cancel runs")
-        return await self._run(backend, lambda: backend.cancel(run))
+        status = await self._run(backend, lambda: backend.cancel(run))
+        self._observe([status])  # a cancelled (Code Ocean: deleted) run stays known as such
+        return status
 
     async def outputs(self, ref: RefLike) -> list[Output]:
         """The run's result files."""

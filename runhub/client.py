@@ -216,7 +216,9 @@ class Client(_ClientBase):
         run = as_ref(ref)
         backend = self.backend(run.backend)
         self._check_capability(backend, "cancel", "cancel runs")
-        return self.driver(backend).run(backend.cancel(run))
+        status = self.driver(backend).run(backend.cancel(run))
+        self._observe([status])  # a cancelled (Code Ocean: deleted) run stays known as such
+        return status
 
     def outputs(self, ref: RefLike) -> list[Output]:
         """The run's result files."""

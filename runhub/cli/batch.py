@@ -1,9 +1,13 @@
 """``runhub batch``: one run per samplesheet row, resumable, never launched twice.
 
-Every row is checked before anything launches. Each row has a stable key in the
-ledger (RUNHUB_HOME/ledger.sqlite) and the batch id is derived from the command's
-inputs, so running the same command again launches only the rows not launched yet
-and re-attaches to the others, whatever interrupted the first try.
+Every row is checked before anything launches: offline (the model, the backend's
+rules) and then on the platform, with the same read-only lookups a launch makes
+(:mod:`runhub.preflight`, cached, so a sheet of one pipeline costs a handful of
+requests). Each row has a stable key in the ledger (RUNHUB_HOME/ledger.sqlite)
+and the batch id is derived from the command's inputs, so running the same
+command again launches only the rows not launched yet and re-attaches to the
+others, whatever interrupted the first try. ``--retry-failed`` adds a numbered
+attempt to the rows whose latest attempt failed (see :mod:`.helpers.attempts`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,19 @@ import click
 
 from runhub.cli.helpers import live, render
 from runhub.cli.helpers.params import DURATION
-from runhub.cli.helpers.session import Session, output_option, pass_session, quiet_option
+from runhub.cli.helpers.session import (
+    Session,
+    output_option,
+    pass_session,
+    quiet_option,
+    wide_option,
+)
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient
     from runhub.batch import BatchPlan
+    from runhub.cli.helpers.attempts import Attempts
+    from runhub.cli.helpers.tolerant import Outcome
     from runhub.errors import RunhubError
     from runhub.state import RunStatus
 
@@ -50,10 +62,25 @@ RESUME = "re-run the same command to resume"
 @click.option(
     "--timeout", type=DURATION, metavar="DURATION", help="With --wait: give up after this long."
 )
-@click.option("--dry-run", is_flag=True, help="Check every row and show the plan; launch nothing.")
+@click.option(
+    "--params-file",
+    metavar="FILE",
+    help="Parameters from a YAML/JSON file, merged into the template's (as for launch).",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Launch a new attempt of each row whose latest run FAILED or was CANCELLED.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every row (on the platform too) and show the plan; launch nothing.",
+)
 @live.poll_option
 @output_option
 @quiet_option
+@wide_option
 @pass_session
 def batch(
     session: Session,
@@ -65,6 +92,8 @@ def batch(
     batch_id: str | None,
     wait: bool,
     timeout: float | None,
+    params_file: str | None,
+    retry_failed: bool,
     dry_run: bool,
     poll: float | None,
     output: str,
@@ -74,12 +103,16 @@ def batch(
 
     {column} placeholders in any text of the template (name, mount sources,
     parameter values...) are filled from the row; {{ and }} are literal braces.
-    Every row is checked first: any problem (missing column, empty cell,
-    duplicate run name, invalid value) is reported with its row number and
-    nothing is launched.
+    Every row is checked first, offline and then on the platform (pipeline,
+    input codes, data paths or assets, storage: the read-only lookups a launch
+    makes, cached): any problem (missing column, empty cell, duplicate run name,
+    invalid value, data that does not exist) is reported with its row number and
+    nothing is launched (exit 2; 3 or 4 if the platform refused or failed).
 
     Running the same command again resumes the batch: rows already launched are
-    re-attached, never launched twice. With --wait, exits 0 only if every run
+    re-attached, never launched twice. --retry-failed launches a new, numbered
+    attempt only of the rows whose latest run FAILED or was CANCELLED; earlier
+    attempts stay in the ledger. With --wait, exits 0 only if every run
     succeeded.
 
     \b
@@ -91,15 +124,23 @@ def batch(
     import gc
 
     from runhub.batch import load_template, plan, read_samplesheet
+    from runhub.cli.helpers import attempts
+    from runhub.cli.helpers.paramsfile import merge_params, read_params
     from runhub.cli.helpers.specs import parse_overrides
+    from runhub.ledger import Ledger
 
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
+    if retry_failed and dry_run:
+        raise click.UsageError("--retry-failed launches; leave out --dry-run")
     template = load_template(spec)
+    if params_file is not None:
+        template = merge_params(template, read_params(params_file))
     sheet = read_samplesheet(samplesheet)
     changes = parse_overrides(overrides)
     chosen = _backend_name(backend, template, changes, session)
-    checker = session.client().backend(chosen)
+    client = session.client()
+    checker = client.backend(chosen)
     the_plan = plan(
         template,
         sheet,
@@ -109,15 +150,22 @@ def batch(
         validate=checker.validate,
         batch_id=batch_id,
     )
+    checked = _preflight(client, the_plan, chosen, str(sheet.path))
     if dry_run:
-        _show_plan(the_plan, chosen, output)
+        _show_plan(the_plan, chosen, output, checked)
         return
+    chosen_attempts = attempts.choose(Ledger(), the_plan, chosen, retry_failed=retry_failed)
     show = output != "json" and not quiet
     if show:
         count = len(the_plan.items)
+        retried = len(chosen_attempts.retried)
+        again = (
+            f"; retrying {retried} failed row{'s' if retried != 1 else ''}" if retry_failed else ""
+        )
         click.echo(
             f"batch {the_plan.batch_id}: {count} run{'s' if count != 1 else ''} on {chosen}"
-            " (run the same command again to resume after an interruption)",
+            f" ({_checked_line(checked)}{again}; run the same command again to resume"
+            " after an interruption)",
             err=True,
         )
     # Everything loaded so far (modules, the checked plan) lives until exit: frozen,
@@ -125,7 +173,7 @@ def batch(
     gc.freeze()
     try:
         results, final = asyncio.run(
-            _run(session, the_plan, chosen, concurrency, wait, timeout, poll, show)
+            _run(session, the_plan, chosen_attempts, chosen, concurrency, wait, timeout, poll, show)
         )
     except KeyboardInterrupt:
         click.echo(
@@ -134,15 +182,46 @@ def batch(
             err=True,
         )
         click.get_current_context().exit(130)
-    _report(the_plan, chosen, results, final, output, quiet)
+    _report(the_plan, chosen_attempts, chosen, results, final, output, quiet)
+    from runhub.cli.helpers.tolerant import exit_code
+
     failures = [r for r in results if not _is_status(r)]
     code = 0
     if failures:
         code = max(getattr(f, "exit_code", 4) for f in failures)
-    elif final is not None and not all(s.ok for s in final):
-        code = 1
+    elif final is not None:
+        code = exit_code(final)
     if code:
         click.get_current_context().exit(code)
+
+
+def _preflight(client: Any, the_plan: BatchPlan, backend: str, label: str) -> Any:
+    """Check every row on the platform; BatchError listing every row's problem."""
+    from runhub.batch import BatchError
+    from runhub.preflight import check_all
+
+    checked = check_all(client, [item.spec for item in the_plan.items], backend)
+    problems = [
+        f"row {item.row}: {error}"
+        for item, error in zip(the_plan.items, checked.errors, strict=True)
+        if error is not None
+    ]
+    if problems:
+        error = BatchError(problems, file=label)
+        # The worst platform error's code (3 refused, 4 failed); else a spec problem (2).
+        error.exit_code = max(e.exit_code for e in checked.errors if e is not None)
+        raise error
+    return checked
+
+
+def _checked_line(checked: Any) -> str:
+    rows = len(checked.errors)
+    if not checked.sent:
+        return f"{rows} row{'s' if rows != 1 else ''} checked"
+    return (
+        f"{rows} row{'s' if rows != 1 else ''} checked on the platform with"
+        f" {checked.sent} read-only request{'s' if checked.sent != 1 else ''}"
+    )
 
 
 def _backend_name(
@@ -169,15 +248,16 @@ def _is_status(item: object) -> bool:
 async def _run(
     session: Session,
     the_plan: BatchPlan,
+    chosen: Attempts,
     backend: str,
     concurrency: int,
     wait: bool,
     timeout: float | None,
     poll: float | None,
     show: bool,
-) -> tuple[list[RunStatus | RunhubError], list[RunStatus] | None]:
+) -> tuple[list[RunStatus | RunhubError], list[Outcome] | None]:
     async with session.async_client() as client:
-        results = await _launch(client, the_plan, backend, concurrency, show)
+        results = await _launch(client, the_plan, chosen, backend, concurrency, show)
         if not wait:
             return results, None
         refs = [r.ref for r in results if _is_status(r)]  # type: ignore[union-attr]
@@ -193,10 +273,15 @@ async def _run(
 
 
 async def _launch(
-    client: AsyncClient, the_plan: BatchPlan, backend: str, concurrency: int, show: bool
+    client: AsyncClient,
+    the_plan: BatchPlan,
+    chosen: Attempts,
+    backend: str,
+    concurrency: int,
+    show: bool,
 ) -> list[RunStatus | RunhubError]:
     specs = [item.spec for item in the_plan.items]
-    keys = [item.row_key for item in the_plan.items]
+    keys = chosen.row_keys
     launching = client.launch_many(
         specs,
         backend,
@@ -207,12 +292,15 @@ async def _launch(
     )
     if not (show and sys.stderr.isatty() and live.fancy()):
         return await launching
-    done: list[RunStatus | RunhubError] = await _with_progress(client, the_plan, launching)
+    done: list[RunStatus | RunhubError] = await _with_progress(client, the_plan, keys, launching)
     return done
 
 
-async def _with_progress(client: AsyncClient, the_plan: BatchPlan, launching: Any) -> Any:
-    """A progress bar fed from the ledger while the launches run."""
+async def _with_progress(
+    client: AsyncClient, the_plan: BatchPlan, keys: list[str], launching: Any
+) -> Any:
+    """A progress bar fed from the ledger while the launches run: rows not yet sent
+    ("not launched") are kept apart from runs the platform holds as PENDING."""
     import asyncio
 
     from rich.console import Console
@@ -232,15 +320,16 @@ async def _with_progress(client: AsyncClient, the_plan: BatchPlan, launching: An
     ) as bar:
         tid = bar.add_task("", total=total)
         while True:
-            records = ledger.batch(the_plan.batch_id)
-            states: dict[str, int] = {}
+            wanted = set(keys)
+            records = [r for r in ledger.batch(the_plan.batch_id) if r.row_key in wanted]
+            states: dict[str, int] = {"not launched": total - len(records)}
             for rec in records:
-                label = rec.state or ("error" if rec.error else "pending")
+                label = rec.state or ("error" if rec.error else "not launched")
                 states[label] = states.get(label, 0) + 1
             bar.update(
                 tid,
                 completed=sum(1 for r in records if r.ref or r.error),
-                description=" ".join(f"{k}:{v}" for k, v in sorted(states.items())),
+                description=" ".join(f"{k}:{v}" for k, v in sorted(states.items()) if v),
             )
             if task.done():
                 break
@@ -248,15 +337,23 @@ async def _with_progress(client: AsyncClient, the_plan: BatchPlan, launching: An
     return task.result()
 
 
-def _show_plan(the_plan: BatchPlan, backend: str, output: str) -> None:
+def _show_plan(the_plan: BatchPlan, backend: str, output: str, checked: Any) -> None:
     rows = [
         {"row": i.row, "row_key": i.row_key, "name": i.spec.name, "spec": i.spec.to_data()}
         for i in the_plan.items
     ]
     if output == "json":
-        render.echo_json({"batch": the_plan.batch_id, "backend": backend, "runs": rows})
+        render.echo_json(
+            {
+                "batch": the_plan.batch_id,
+                "backend": backend,
+                "runs": rows,
+                "preflight": {"rows": len(rows), "requests": checked.sent},
+            }
+        )
         return
     click.echo(f"# batch {the_plan.batch_id} on {backend}: {len(rows)} runs (none launched)")
+    click.echo(f"# pre-flight: {_checked_line(checked)}")
     click.echo(
         render.table(
             ("ROW", "NAME", "PIPELINE"),
@@ -267,30 +364,41 @@ def _show_plan(the_plan: BatchPlan, backend: str, output: str) -> None:
 
 def _report(
     the_plan: BatchPlan,
+    chosen: Attempts,
     backend: str,
     results: list[RunStatus | RunhubError],
-    final: list[RunStatus] | None,
+    final: list[Outcome] | None,
     output: str,
     quiet: bool,
 ) -> None:
+    from runhub.cli.helpers.tolerant import Problem
     from runhub.errors import TransportError
     from runhub.state import RunStatus
 
     latest = {str(s.ref): s for s in final or []}
     runs = []
-    for item, result in zip(the_plan.items, results, strict=True):
-        entry: dict[str, Any] = {"row": item.row, "name": item.spec.name, "row_key": item.row_key}
+    for index, (item, result) in enumerate(zip(the_plan.items, results, strict=True)):
+        entry: dict[str, Any] = {
+            "row": item.row,
+            "name": item.spec.name,
+            "row_key": chosen.row_keys[index],
+            "attempt": chosen.numbers[index],
+        }
         if isinstance(result, RunStatus):
             status = latest.get(str(result.ref), result)
-            entry.update(ref=str(status.ref), state=status.state.value, error=None)
-            entry["message"] = status.message
+            if isinstance(status, Problem):
+                entry.update(ref=str(status.ref), state=None, error=str(status.error))
+                entry["message"] = None
+            else:
+                entry.update(ref=str(status.ref), state=status.state.value, error=None)
+                entry["message"] = render.message(status)
         else:
             hint = f" ({RESUME})" if isinstance(result, TransportError) else ""
             entry.update(ref=None, state=None, error=f"{result}{hint}", message=None)
         runs.append(entry)
     summary: dict[str, int] = {}
     for entry in runs:
-        label = entry["state"] or "NOT LAUNCHED"
+        label = _state_label(entry)
         summary[label] = summary.get(label, 0) + 1
     if quiet:
         for entry in runs:
@@ -303,13 +411,14 @@ def _report(
     else:
         click.echo(
             render.table(
-                ("ROW", "NAME", "REF", "STATE", "MESSAGE"),
+                ("ROW", "NAME", "ATTEMPT", "REF", "STATE", "MESSAGE"),
                 (
                     (
                         e["row"],
                         e["name"],
+                        e["attempt"],
                         e["ref"],
-                        e["state"] or "NOT LAUNCHED",
+                        _state_label(e),
                         e["error"] or e["message"],
                     )
                     for e in runs
@@ -323,8 +432,12 @@ def _report(
             click.echo(f"runhub: row {entry['row']}: {entry['error']}", err=True)
 
 
-def _why(entry: dict[str, Any]) -> object:
-    return entry["error"] or entry["message"]
+def _state_label(entry: dict[str, Any]) -> str:
+    """The STATE cell: the run's state, ERROR for a run that could not be asked,
+    NOT LAUNCHED for a row that has no run."""
+    if entry["state"]:
+        return str(entry["state"])
+    return "ERROR" if entry["ref"] else "NOT LAUNCHED"
 
 
 COMMANDS = (batch,)

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     help="Override a spec field by dotted path; VALUE is YAML (8, true, [a, b]). Repeatable.",
 )
 @click.option("--name", metavar="NAME", help="Run name (same as --set name=NAME).")
+@click.option(
+    "--params-file",
+    metavar="FILE",
+    help="Parameters from a YAML/JSON file, merged into the spec's (--set still wins).",
+)
 @click.option("--wait", is_flag=True, help="Follow the run until it ends, then list its outputs.")
 @click.option(
     "--timeout", type=DURATION, metavar="DURATION", help="With --wait: give up after this long."
@@ -60,6 +65,7 @@ def launch(
     backend: str | None,
     overrides: tuple[str, ...],
     name: str | None,
+    params_file: str | None,
     wait: bool,
     timeout: float | None,
     dry_run: bool,
@@ -67,6 +73,9 @@ def launch(
     output: str,
 ) -> None:
     """Launch one run of SPEC (a YAML/JSON file, a directory holding runspec.yaml, or -).
+
+    --params-file and --set are applied before the spec is checked, so flags can
+    supply what the file lacks: `runhub launch - --set pipeline=greet </dev/null`.
 
     The backend is --backend, else the spec's backend, else the profile's default
     backend, else local. Prints the run reference (BACKEND:ID); with --wait, then
@@ -79,16 +88,11 @@ def launch(
       runhub launch run.yaml --backend ica --set parameters.threads=8 --name s1
       runhub launch run.yaml --dry-run
     """
-    from runhub.cli.helpers.specs import (
-        apply_overrides,
-        load_spec,
-        parse_overrides,
-        resolve_backend,
-    )
+    from runhub.cli.helpers.specs import build_spec, parse_overrides, resolve_backend
 
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
-    run_spec = apply_overrides(load_spec(spec), parse_overrides(overrides, name))
+    run_spec = build_spec(spec, parse_overrides(overrides, name), params_file)
     chosen = resolve_backend(backend, run_spec, session.profile)
     session.only(chosen)
     if dry_run and session.builtin(chosen):

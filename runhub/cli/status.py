@@ -6,8 +6,14 @@ import click
 
 from runhub.cli.helpers import live
 from runhub.cli.helpers.refs import chosen
-from runhub.cli.helpers.session import Session, output_option, pass_session, quiet_option
-from runhub.cli.helpers.statuses import follow, print_statuses
+from runhub.cli.helpers.session import (
+    Session,
+    output_option,
+    pass_session,
+    quiet_option,
+    wide_option,
+)
+from runhub.cli.helpers.statuses import exit_unless_all_ok, follow, print_statuses
 
 
 @click.command()
@@ -17,6 +23,7 @@ from runhub.cli.helpers.statuses import follow, print_statuses
 @live.poll_option
 @output_option
 @quiet_option
+@wide_option
 @pass_session
 def status(
     session: Session,
@@ -29,17 +36,27 @@ def status(
 ) -> None:
     """Show the current status of one or more runs (REF is BACKEND:ID).
 
+    A run that cannot be asked (deleted on the platform, say) is a row of its own
+    (STATE ERROR) and the others are still shown; the exit code is then that
+    error's (4 for a platform error, 3 refused), else 0.
+
     \b
     Examples:
       runhub status local:20261123T034001-1a2b3c4d
       runhub status --batch b-1f2e3d4c5b6a7980 --watch
     """
+    from runhub.cli.helpers import tolerant
+
     runs = chosen(refs, batch)
     if not watch:
-        print_statuses(session.client().statuses(runs), output, quiet)
-        return
-    final = follow(session, runs, None, poll, show=output != "json" and not quiet)
-    print_statuses(final, output, quiet)
+        found = tolerant.statuses(session.client(), runs)
+    else:
+        found = follow(session, runs, None, poll, show=output != "json" and not quiet)
+    if len(found) == 1 and isinstance(found[0], tolerant.Problem):
+        raise found[0].error
+    print_statuses(found, output, quiet)
+    if any(isinstance(s, tolerant.Problem) for s in found):
+        exit_unless_all_ok([s for s in found if isinstance(s, tolerant.Problem)], output)
 
 
 COMMANDS = (status,)

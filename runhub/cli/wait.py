@@ -7,7 +7,7 @@ import click
 from runhub.cli.helpers import live, render
 from runhub.cli.helpers.params import DURATION
 from runhub.cli.helpers.refs import chosen
-from runhub.cli.helpers.session import Session, output_option, pass_session
+from runhub.cli.helpers.session import Session, output_option, pass_session, wide_option
 from runhub.cli.helpers.statuses import exit_unless_all_ok, follow
 
 
@@ -17,6 +17,7 @@ from runhub.cli.helpers.statuses import exit_unless_all_ok, follow
 @click.option("--timeout", type=DURATION, metavar="DURATION", help="Give up after this long.")
 @live.poll_option
 @output_option
+@wide_option
 @pass_session
 def wait(
     session: Session,
@@ -29,10 +30,16 @@ def wait(
     """Wait for runs to end, printing each state change.
 
     Exits 0 if every run succeeded, 1 if any failed or was cancelled, 124 if
-    --timeout passed first (the runs are left running).
+    --timeout passed first (the runs are left running). A run that cannot be
+    asked is a row of its own (STATE ERROR) and the others are still followed;
+    the exit code is then that error's (4 for a platform error).
     """
+    from runhub.cli.helpers.tolerant import Problem
+
     runs = chosen(refs, batch)
     final = follow(session, runs, timeout, poll, show=output != "json")
+    if len(final) == 1 and isinstance(final[0], Problem):
+        raise final[0].error
     if output == "json":
         render.echo_json(final[0].to_dict() if len(runs) == 1 else [s.to_dict() for s in final])
     elif len(final) > 1:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
@@ -42,6 +42,9 @@ from runhub.local.spawn import (
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
+
+if TYPE_CHECKING:
+    from runhub.detail import LogText, RunDetail
 
 log = logging.getLogger("runhub.local")
 
@@ -66,6 +69,8 @@ class LocalBackend(Backend):
     name = "local"
     settings_model = LocalSettings
     capabilities = Capabilities(
+        detail=True,
+        logs=("stdout", "stderr"),
         http=False,
         cancel=True,
         outputs=True,
@@ -282,6 +287,20 @@ class LocalBackend(Backend):
             log.debug("local:%s was never started; starting it now", run.run_id)
             self._spawner.spawn(run)
         return self._status(run, batch)
+
+    def detail(self, ref: RunRef) -> RunDetail:
+        """The spec as launched and the run's state (see :mod:`runhub.local.inspect`)."""
+        from runhub.local import inspect
+
+        run = self._rundir(ref)
+        return inspect.detail(run, self._status(run, ref.batch))
+
+    def logs(self, ref: RunRef, stream: str = "stdout") -> LogText:
+        """``logs/<stream>.log`` as written so far."""
+        from runhub.local import inspect
+
+        run = self._rundir(ref)
+        return inspect.logs(run, self._status(run, ref.batch), stream)
 
     def close(self) -> None:
         """Reap the supervisors' first processes; the runs themselves go on."""

@@ -9,7 +9,7 @@ import pytest
 
 from runhub.ledger import Ledger
 
-ROWS_KEYS = {"row", "name", "row_key", "ref", "state", "error", "message"}
+ROWS_KEYS = {"row", "name", "row_key", "attempt", "ref", "state", "error", "message"}
 
 
 def sheet(tmp_path: Path, rows: list[str], header: str = "sample,greeting") -> Path:
@@ -119,7 +119,7 @@ def test_failed_rows_make_the_batch_exit_1(
     assert done.code == 1
     assert "1 FAILED, 1 SUCCEEDED" in done.out
     rows = {
-        line.split()[1]: line.split()[3]
+        line.split()[1]: line.split()[4]
         for line in done.lines
         if line[:1].isdigit() and len(line.split()) > 3 and line.split()[0] in ("2", "3")
     }

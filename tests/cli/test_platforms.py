@@ -154,9 +154,11 @@ def test_batch_killed_midway_then_run_again_makes_exactly_50_runs(
     assert again.json()["summary"] == {"SUCCEEDED": ROWS}
 
 
-def test_rows_the_platform_refuses_are_reported_and_the_rest_launch(
+def test_a_row_the_platform_would_refuse_stops_the_batch_before_anything_launches(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Pre-flight means pre-flight: a row naming a capsule that does not exist used to
+    # pass the checks and half-launch the batch (rows 2 and 4 launched, row 3 not).
     app = CodeOceanEmulator(clock=Clock(speed=5000))
     spec = tmp_path / "co.yaml"
     spec.write_text(CO_TEMPLATE.replace("3f2f5a8e-1c61-4f0b-9a55-6d1f2c7b9e01", "'{capsule}'"))
@@ -167,12 +169,12 @@ def test_rows_the_platform_refuses_are_reported_and_the_rest_launch(
     with EmulatorServer(app) as server:
         monkeypatch.setenv("CODEOCEAN_URL", server.url)
         monkeypatch.setenv("CODEOCEAN_API_TOKEN", DEFAULT_TOKEN)
+        dry = cli("batch", str(spec), str(sheet), "--dry-run")
         done = cli("batch", str(spec), str(sheet), "--wait", "--poll", "0.05", "-o", "json")
-    assert done.code == 4, done.err
-    data = done.json()
-    assert data["summary"] == {"SUCCEEDED": 2, "NOT LAUNCHED": 1}
-    refused = data["runs"][1]
-    assert (refused["row"], refused["ref"], refused["state"]) == (3, None, None)
-    assert refused["error"]
-    assert "runhub: row 3:" in done.err
-    assert len(app.created) == 2
+    for attempt in (dry, done):
+        assert attempt.code == 4, attempt.err
+        assert "nothing was launched" in attempt.err
+        assert f"row 3: pipeline: no capsule {missing}" in attempt.err
+        assert "Traceback" not in attempt.err
+    assert app.created == []
+    assert not any(method == "POST" for method, _ in app.requests)

@@ -13,7 +13,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 REF = re.compile(r"^local:\S+$")
-TIME = r"\d\d:\d\d:\d\d"
+TIME = r"\d\d:\d\d:\d\dZ"  # UTC, like every time runhub shows
 STATUS_KEYS = {
     "ref",
     "state",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runhub.cli.helpers import render
+from runhub.cli.helpers.tolerant import Outcome, Problem
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient
@@ -68,24 +69,34 @@ def elapsed(status: RunStatus, now: datetime | None = None) -> str | None:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def runs_table(statuses: Sequence[RunStatus]) -> str:
-    """REF, NAME, STATE, ELAPSED, MESSAGE for each run."""
+def runs_table(statuses: Sequence[Outcome]) -> str:
+    """REF, NAME, STATE, ELAPSED, MESSAGE for each run (ERROR rows for problems)."""
     now = datetime.now(UTC)
     return render.table(
         ("REF", "NAME", "STATE", "ELAPSED", "MESSAGE"),
-        ((s.ref, s.name, s.state.value, elapsed(s, now), s.message) for s in statuses),
+        (
+            (s.ref, None, "ERROR", None, str(s.error))
+            if isinstance(s, Problem)
+            else (s.ref, s.name, s.state.value, elapsed(s, now), render.message(s))
+            for s in statuses
+        ),
     )
 
 
-def counts(statuses: Sequence[RunStatus]) -> dict[str, int]:
+def label(outcome: Outcome) -> str:
+    """The state a run is counted under (ERROR for a run that could not be asked)."""
+    return "ERROR" if isinstance(outcome, Problem) else outcome.state.value
+
+
+def counts(statuses: Sequence[Outcome]) -> dict[str, int]:
     """How many runs are in each state (states in order of first appearance)."""
     found: dict[str, int] = {}
     for s in statuses:
-        found[s.state.value] = found.get(s.state.value, 0) + 1
+        found[label(s)] = found.get(label(s), 0) + 1
     return found
 
 
-def counts_line(statuses: Sequence[RunStatus]) -> str:
+def counts_line(statuses: Sequence[Outcome]) -> str:
     """``3 SUCCEEDED, 1 RUNNING``."""
     return ", ".join(f"{n} {state}" for state, n in sorted(counts(statuses).items()))
 
@@ -98,21 +109,23 @@ async def follow(
     poll: float | None,
     show: bool,
     resume: str | None = None,
-) -> list[RunStatus]:
+) -> list[Outcome]:
     """Watch ``refs`` until all are terminal; returns the final statuses in order.
 
+    A run that cannot be asked becomes a Problem in its place (the others go on).
     ``show``: a live table on a terminal, else one line per state change. Raises
     WaitTimeout (with the last statuses in its message) at the deadline.
     """
     import asyncio
 
+    from runhub.cli.helpers import tolerant
     from runhub.errors import WaitTimeout
 
-    latest: dict[str, RunStatus] = {}
+    latest: dict[str, Outcome] = {}
     display = _Display(show, len(refs))
     try:
         async with asyncio.timeout(timeout):
-            async for status in client.watch(refs, poll=schedule(poll, refs, client)):
+            async for status in tolerant.watch(client, refs, schedule(poll, refs, client)):
                 latest[str(status.ref)] = status
                 display.update(status, [latest[str(r)] for r in refs if str(r) in latest])
     except TimeoutError:
@@ -144,10 +157,13 @@ class _Display:
             self.live = Live(auto_refresh=True, refresh_per_second=4, transient=False)
             self.live.start()
 
-    def update(self, status: RunStatus, current: Sequence[RunStatus]) -> None:
+    def update(self, status: Outcome, current: Sequence[Outcome]) -> None:
         if not self.show:
             return
         if self.live is None:
+            if isinstance(status, Problem):
+                click.echo(f"{render.change_line(None)}  {status.ref}  ERROR  {status.error}")
+                return
             line = render.change_line(status)
             stamp, _, rest = line.partition("  ")
             label = f"{status.ref}" + (f" ({status.name})" if status.name else "")
@@ -161,22 +177,37 @@ class _Display:
             self.live = None
 
 
-def _rich_table(statuses: Sequence[RunStatus], total: int) -> Any:
+def _rich_table(statuses: Sequence[Outcome], total: int) -> Any:
     from rich.table import Table
 
-    colours = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan"}
+    from runhub.cli.helpers import fit
+
+    colours = {
+        "SUCCEEDED": "green",
+        "FAILED": "red",
+        "CANCELLED": "yellow",
+        "RUNNING": "cyan",
+        "ERROR": "red",
+    }
     now = datetime.now(UTC)
     done = sum(1 for s in statuses if s.is_terminal)
     table = Table(title=f"{done}/{total} finished — {counts_line(statuses)}", title_justify="left")
     for header in ("REF", "NAME", "STATE", "ELAPSED", "MESSAGE"):
-        table.add_column(header)
-    for s in statuses:
-        style = colours.get(s.state.value, "")
+        # Refs never wrap: rich cuts what does not fit, after the shared part is elided.
+        table.add_column(header, no_wrap=header == "REF", overflow="ellipsis")
+    refs = fit.shared_elided([str(s.ref) for s in statuses])
+    for s, ref in zip(statuses, refs, strict=True):
+        state = label(s)
+        style = colours.get(state, "")
+        if isinstance(s, Problem):
+            name, took, why = "-", "-", str(s.error)
+        else:
+            name, took, why = s.name or "-", elapsed(s, now) or "-", render.message(s) or ""
         table.add_row(
-            str(s.ref),
-            s.name or "-",
-            f"[{style}]{s.state.value}[/]" if style else s.state.value,
-            elapsed(s, now) or "-",
-            " ".join((s.message or "").split())[:60],
+            ref,
+            name,
+            f"[{style}]{state}[/]" if style else state,
+            took,
+            " ".join(why.split())[:60],
         )
     return table

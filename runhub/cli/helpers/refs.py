@@ -28,12 +28,21 @@ def parse_refs(texts: tuple[str, ...]) -> list[RunRef]:
 
 
 def batch_refs(batch: str) -> list[RunRef]:
-    """Every launched run of a batch, from the ledger (ConfigError if none)."""
+    """The latest launched attempt of every row of a batch, from the ledger
+    (ConfigError if none); earlier attempts (``--retry-failed``) are kept but skipped."""
     from runhub.errors import ConfigError
-    from runhub.ledger import Ledger
+    from runhub.ledger import Ledger, attempt_of, row_family
 
-    records = Ledger().batch(batch)
-    refs = [r for r in (rec.run_ref() for rec in records) if r is not None]
+    latest: dict[str, tuple[int, RunRef]] = {}
+    for rec in Ledger().batch(batch):
+        ref = rec.run_ref()
+        if ref is None:
+            continue
+        family = row_family(rec.row_key) if rec.row_key else rec.key
+        number = attempt_of(rec.row_key)
+        if family not in latest or number > latest[family][0]:
+            latest[family] = (number, ref)
+    refs = [ref for _, ref in latest.values()]
     if not refs:
         raise ConfigError(
             f"no launched runs recorded for batch {batch!r}", hint="see `runhub runs` for batches"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,8 +19,17 @@ if TYPE_CHECKING:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``."""
+    """Left-aligned columns separated by two spaces; ``None`` shows as ``-``.
+
+    On a terminal the table is fitted to its width (see :mod:`.fit`) unless the
+    command was given ``--wide``.
+    """
+    from runhub.cli.helpers import fit
+
     cells = [[_cell(v) for v in row] for row in rows]
+    width = fit.limit(_wide())
+    if width is not None:
+        cells = fit.fit(headers, cells, width)
     widths = [len(h) for h in headers]
     for row in cells:
         for i, value in enumerate(row):
@@ -29,6 +38,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(
         "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )
+
+
+def _wide() -> bool:
+    from runhub.cli.helpers.session import WIDE_KEY
+
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().meta.get(WIDE_KEY))
 
 
 def _cell(value: object) -> str:
@@ -54,8 +70,17 @@ def echo_json(data: Any) -> None:
 
 
 def when(value: datetime | None) -> str | None:
-    """A timestamp as ISO 8601 with seconds, or None."""
-    return value.isoformat(timespec="seconds") if value else None
+    """A timestamp in UTC, ``2026-11-23 10:15:00Z`` (one time zone everywhere), or None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # platforms that omit the offset mean UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def epoch(value: float | None) -> str | None:
+    """Epoch seconds (the ledger's times) as :func:`when` shows them."""
+    return None if value is None else when(datetime.fromtimestamp(value, UTC))
 
 
 def size(value: int | None) -> str | None:
@@ -71,23 +96,35 @@ def size(value: int | None) -> str | None:
     return f"{amount:.1f} {units[index]}"
 
 
-def status_table(statuses: Sequence[RunStatus]) -> str:
-    """One row per run: reference, state, native state, name, times, message."""
+def status_table(statuses: Sequence[Any]) -> str:
+    """One row per run: reference, state, native state, name, times, message. A run
+    that could not be asked (a :class:`~.tolerant.Problem`) is a row saying why."""
     return table(
         ("REF", "STATE", "NATIVE", "NAME", "CREATED", "ENDED", "MESSAGE"),
         (
-            (
+            (s.ref, "ERROR", None, None, None, None, str(s.error))
+            if not hasattr(s, "state")
+            else (
                 s.ref,
                 s.state.value,
                 s.native,
                 s.name,
                 when(s.created),
                 when(s.ended),
-                s.message,
+                message(s),
             )
             for s in statuses
         ),
     )
+
+
+def message(status: RunStatus) -> str | None:
+    """The status's message, or the exit code of a run that did not succeed."""
+    if status.message:
+        return status.message
+    if status.exit_code is not None and status.is_terminal and not status.ok:
+        return f"exit code {status.exit_code}"
+    return None
 
 
 def outputs_table(outputs: Sequence[Output]) -> str:
@@ -98,10 +135,12 @@ def outputs_table(outputs: Sequence[Output]) -> str:
     )
 
 
-def change_line(status: RunStatus, at: datetime | None = None) -> str:
-    """A state change as it happens: local time, state, the platform's own state
+def change_line(status: RunStatus | None, at: datetime | None = None) -> str:
+    """A state change as it happens: UTC time, state, the platform's own state
     when it says more, and the message (or exit code)."""
-    stamp = (at or datetime.now().astimezone()).strftime("%H:%M:%S")
+    stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%H:%M:%SZ")
+    if status is None:
+        return stamp
     parts = [stamp, status.state.value.ljust(12)]
     if status.native and status.native != status.state.value:
         parts.append(f"({status.native})")

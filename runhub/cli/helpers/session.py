@@ -17,6 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where the real ``-o`` choice is kept when it is ``yaml`` (commands see ``json``).
 FORMAT_KEY = "runhub.format"
+#: Set by ``--wide``: tables keep every cell whole.
+WIDE_KEY = "runhub.wide"
 
 
 @dataclass
@@ -137,3 +139,20 @@ def output_option(func: F) -> F:
 def quiet_option(func: F) -> F:
     """``-q``: print run references only, one per line."""
     return click.option("-q", "--quiet", is_flag=True, help="Print run references only.")(func)
+
+
+def _remember_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta[WIDE_KEY] = True
+    return value
+
+
+def wide_option(func: F) -> F:
+    """``--wide``: never shorten refs or cut cells to fit the terminal."""
+    return click.option(
+        "--wide",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_wide,
+        help="Show every cell whole (by default tables fit the terminal; refs are shortened).",
+    )(func)

@@ -20,19 +20,58 @@ DEFAULT_BACKEND = "local"
 
 def load_spec(where: str) -> RunSpec:
     """The spec in a file, in a directory's ``runspec.yaml``, or on stdin (``-``)."""
-    from runhub.spec import RunSpec, load_text
+    from runhub.spec import RunSpec
+
+    data, label = load_spec_data(where)
+    return RunSpec.from_data(data, source=label)
+
+
+def load_spec_data(where: str) -> tuple[Any, str]:
+    """The raw (unvalidated) data of :func:`load_spec`, and the label errors name."""
+    from runhub.spec import load_text, read_spec_data
 
     if where == "-":
-        return RunSpec.from_data(load_text(sys.stdin.read(), "<stdin>"), source="<stdin>")
+        text = sys.stdin.read()
+        return (load_text(text, "<stdin>") if text.strip() else {}), "<stdin>"
     path = Path(where)
     if path.is_dir():
         for name in SPEC_NAMES:
             if (path / name).is_file():
-                return RunSpec.from_file(path / name)
+                return read_spec_data(path / name), str(path / name)
         raise SpecError(
             f"no {' or '.join(SPEC_NAMES)} in this directory", file=where, hint="name a spec file"
         )
-    return RunSpec.from_file(path)
+    return read_spec_data(path), str(path)
+
+
+def build_spec(where: str, overrides: Mapping[str, Any], params_file: str | None = None) -> RunSpec:
+    """SPEC, with ``--params-file`` and ``--set`` applied before it is checked, so
+    flags alone can supply what the file lacks (``runhub launch - --set pipeline=x``)."""
+    from runhub.cli.helpers.paramsfile import merge_params, read_params
+    from runhub.spec import RunSpec, set_dotted
+
+    data, label = load_spec_data(where)
+    if not isinstance(data, Mapping):
+        return RunSpec.from_data(data, source=label)  # the model's own error
+    data = dict(data)
+    if params_file is not None:
+        data = merge_params(data, read_params(params_file))
+    if not overrides:
+        return RunSpec.from_data(data, source=label)
+    for dotted, value in overrides.items():
+        try:
+            set_dotted(data, dotted, value)
+        except SpecError as err:
+            raise err.in_file("--set") from None
+    try:
+        return RunSpec.from_data(data, source=label)
+    except SpecError as err:
+        # A field that --set touched is the flag's problem; anything else the file's.
+        touched = err.field is not None and any(
+            err.field == key or err.field.startswith(key + ".") or key.startswith(err.field)
+            for key in overrides
+        )
+        raise err.in_file("--set") if touched else err from None
 
 
 def parse_overrides(items: Sequence[str], name: str | None = None) -> dict[str, Any]:

@@ -1,20 +1,25 @@
-"""Showing the statuses of runs and the exit code they mean; following them."""
+"""Showing the statuses of runs and the exit code they mean; following them.
+
+Every function takes outcomes (a RunStatus, or a :class:`~.tolerant.Problem` for a
+run that could not be asked), so one bad run is one row, never the whole answer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
 
 from runhub.cli.helpers import live, render
+from runhub.cli.helpers.tolerant import Outcome, Problem, exit_code
 
 if TYPE_CHECKING:
     from runhub.backend import RunRef
     from runhub.cli.helpers.session import Session
-    from runhub.state import RunStatus
 
 
-def print_statuses(statuses: list[RunStatus], output: str, quiet: bool) -> None:
+def print_statuses(statuses: Sequence[Outcome], output: str, quiet: bool) -> None:
     """The statuses as a table, JSON/YAML, or references only."""
     if quiet:
         for s in statuses:
@@ -25,16 +30,20 @@ def print_statuses(statuses: list[RunStatus], output: str, quiet: bool) -> None:
         click.echo(render.status_table(statuses))
 
 
-def exit_unless_all_ok(statuses: list[RunStatus], output: str) -> None:
-    """Exit 1 (with one note per run on stderr) unless every run succeeded."""
-    bad = [s for s in statuses if not s.ok]
-    if not bad:
+def exit_unless_all_ok(statuses: Sequence[Outcome], output: str) -> None:
+    """Exit non-zero (with one note per run on stderr) unless every run succeeded:
+    the worst error's code if a run could not be asked, else 1."""
+    code = exit_code(statuses)
+    if not code:
         return
     if output != "json":
-        for s in bad:
-            why = f": {s.message}" if s.message else ""
-            click.echo(f"runhub: {s.ref} ended {s.state.value}{why}", err=True)
-    click.get_current_context().exit(1)
+        for s in statuses:
+            if isinstance(s, Problem):
+                click.echo(f"runhub: {s.ref}: {s.error}", err=True)
+            elif not s.ok:
+                why = f": {render.message(s)}" if render.message(s) else ""
+                click.echo(f"runhub: {s.ref} ended {s.state.value}{why}", err=True)
+    click.get_current_context().exit(code)
 
 
 def follow(
@@ -44,10 +53,11 @@ def follow(
     poll: float | None,
     *,
     show: bool,
-) -> list[RunStatus]:
+) -> list[Outcome]:
+    """Follow ``runs`` to their ends (see :func:`live.follow`)."""
     import asyncio
 
-    async def go() -> list[RunStatus]:
+    async def go() -> list[Outcome]:
         async with session.async_client() as client:
             return await live.follow(client, runs, timeout=timeout, poll=poll, show=show)
 
