@@ -20,8 +20,11 @@ from runhub.cli.helpers.session import Session, parse_settings
 COMMANDS = {
     "launch": ("launch", "launch"),
     "batch": ("batch", "batch"),
+    "relaunch": ("relaunch", "relaunch"),
     "runs": ("runs", "runs"),
     "status": ("status", "status"),
+    "show": ("show", "show"),
+    "logs": ("logs", "logs"),
     "wait": ("wait", "wait"),
     "cancel": ("cancel", "cancel"),
     "outputs": ("outputs", "outputs"),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runhub.backend import Output, RunRef
     from runhub.cli.helpers.download import Outcome
     from runhub.client import Client
+    from runhub.errors import RunhubError
 
 
 @click.command()
@@ -60,10 +61,13 @@ def outputs(
     several = len(runs) > 1 or batch is not None
     folders = _folders(runs) if several else {}
     done: list[tuple[RunRef, Outcome]] = []
+    failed: list[tuple[RunRef, RunhubError]] = []
     with ExitStack() as stack:
         http = None
         for run in runs:
-            found = client.outputs(run)
+            found = _outputs_of(client, run, failed)
+            if found is None:
+                continue
             files = [o for o in found if o.kind == "file"]
             with_urls = client.download_urls(run, files) if files else []
             if http is None and any(not (o.url or "").startswith("file:") for o in with_urls):
@@ -78,44 +82,88 @@ def outputs(
                 for r, o in done
             ]
         )
-        return
-    click.echo(
-        render.table(
-            ("REF", "FILE", "SIZE", "ACTION"),
-            ((r, o.path, render.size(o.size), o.action) for r, o in done),
+    else:
+        click.echo(
+            render.table(
+                ("REF", "FILE", "SIZE", "ACTION"),
+                ((r, o.path, render.size(o.size), o.action) for r, o in done),
+            )
+            if done
+            else "(no files)"
         )
-        if done
-        else "(no files)"
-    )
+    _exit_for_failures(failed, not several)
+
+
+def _outputs_of(
+    client: Client, run: RunRef, failed: list[tuple[RunRef, RunhubError]]
+) -> list[Output] | None:
+    """The run's outputs; None (the error kept in ``failed``) if it cannot be asked.
+    A run still going says so: its outputs appear when it ends."""
+    from runhub.errors import RunhubError
+
+    try:
+        found = client.outputs(run)
+        if not found:
+            status = client.status(run)
+            if not status.is_terminal:
+                click.echo(
+                    f"runhub: {run} is still {status.state.value}: "
+                    "its outputs appear when it has ended",
+                    err=True,
+                )
+    except RunhubError as error:
+        failed.append((run, error))
+        return None
+    return found
+
+
+def _exit_for_failures(failed: list[tuple[RunRef, RunhubError]], single: bool) -> None:
+    """One line per run whose outputs could not be had; exit with the worst code.
+    For one run asked, its error is the command's (one line, its exit code)."""
+    if single and failed:
+        raise failed[0][1]
+    for run, error in failed:
+        click.echo(f"runhub: {run}: {error}", err=True)
+    if failed:
+        click.get_current_context().exit(max(e.exit_code for _, e in failed))
 
 
 def _list(client: Client, runs: list[RunRef], output: str) -> None:
-    listed = [(run, client.outputs(run)) for run in runs]
+    failed: list[tuple[RunRef, RunhubError]] = []
+    listed = [
+        (run, found) for run in runs if (found := _outputs_of(client, run, failed)) is not None
+    ]
+    single = len(runs) == 1
+    if single:
+        _exit_for_failures(failed, single)
     if output == "json":
-        if len(listed) == 1:
+        if single:
             render.echo_json([o.to_dict() for o in listed[0][1]])
         else:
             render.echo_json(
                 [{"ref": str(r), "outputs": [o.to_dict() for o in found]} for r, found in listed]
             )
-        return
-    if len(listed) == 1:
+    elif single:
         found = listed[0][1]
         click.echo(render.outputs_table(found) if found else "(no outputs)")
-        return
-    click.echo(
-        render.table(
-            ("REF", "PATH", "SIZE", "KIND"),
-            ((r, o.path, render.size(o.size), o.kind) for r, found in listed for o in found),
+    else:
+        click.echo(
+            render.table(
+                ("REF", "PATH", "SIZE", "KIND"),
+                ((r, o.path, render.size(o.size), o.kind) for r, found in listed for o in found),
+            )
         )
-    )
+    _exit_for_failures(failed, single)
 
 
 def _succeeded(client: Client, runs: list[RunRef]) -> list[RunRef]:
-    statuses = client.statuses(runs)
-    skipped = [s for s in statuses if not s.ok]
-    for s in skipped:
-        click.echo(f"runhub: skipping {s.ref} ({s.state.value})", err=True)
+    from runhub.cli.helpers.live import label
+    from runhub.cli.helpers.tolerant import statuses as ask
+
+    statuses = ask(client, runs)  # one run that cannot be asked is skipped, not fatal
+    for s in statuses:
+        if not s.ok:
+            click.echo(f"runhub: skipping {s.ref} ({label(s)})", err=True)
     return [s.ref for s in statuses if s.ok]
 
 

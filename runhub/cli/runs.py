@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from runhub.cli.helpers import render
 from runhub.cli.helpers.params import DURATION
-from runhub.cli.helpers.session import Session, output_option, pass_session, quiet_option
+from runhub.cli.helpers.session import (
+    Session,
+    output_option,
+    pass_session,
+    quiet_option,
+    wide_option,
+)
 
 if TYPE_CHECKING:
     from runhub.backend import RunRef
@@ -68,6 +74,16 @@ class Since(click.ParamType[float]):
     "-n", "--limit", type=click.IntRange(0), default=100, show_default=True, help="0: no limit."
 )
 @click.option("-r", "--refresh", is_flag=True, help="Update unfinished runs from the platforms.")
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="List the platform's own runs (however they were started) instead of the ledger's.",
+)
+@click.option(
+    "--capsule",
+    metavar="ID",
+    help="With --remote on Code Ocean: the capsule or pipeline whose runs to list.",
+)
 @click.option("--prune", is_flag=True, help="Delete finished runs older than --older-than.")
 @click.option(
     "--older-than",
@@ -79,6 +95,7 @@ class Since(click.ParamType[float]):
 )
 @output_option
 @quiet_option
+@wide_option
 @pass_session
 def runs(
     session: Session,
@@ -88,6 +105,8 @@ def runs(
     since: float | None,
     limit: int,
     refresh: bool,
+    remote: bool,
+    capsule: str | None,
     prune: bool,
     older_than: float,
     output: str,
@@ -96,6 +115,9 @@ def runs(
     """Recent launches recorded in the ledger, newest first.
 
     States are as last seen by runhub; --refresh asks the platforms first.
+    --remote lists the platform's own runs instead (ICA: the project's analyses;
+    Code Ocean: the computations of --capsule ID), runs started elsewhere included;
+    BATCH is known for the ones launched from here. Times are UTC.
 
     \b
     Examples:
@@ -103,9 +125,13 @@ def runs(
       runhub runs --batch b-1f2e3d4c5b6a7980 --refresh
       runhub runs --state FAILED -o json
       runhub runs --prune --older-than 30d
+      runhub runs --remote --backend ica -n 20
     """
     from runhub.ledger import Ledger
 
+    if remote:
+        _remote(session, backend, state, capsule, limit, output, quiet)
+        return
     ledger = Ledger()
     if prune:
         removed = ledger.prune(time.time() - older_than)
@@ -147,8 +173,48 @@ def _table(found: list[Launch]) -> str:
     )
 
 
-def _local(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+def _local(epoch: float) -> str | None:
+    return render.epoch(epoch)
+
+
+def _remote(
+    session: Session,
+    backend: str | None,
+    state: str | None,
+    capsule: str | None,
+    limit: int,
+    output: str,
+    quiet: bool,
+) -> None:
+    from runhub.cli.helpers.remote import remote_runs, rows
+    from runhub.config import load_profile
+
+    name = backend or load_profile(session.profile).get("backend")
+    if not isinstance(name, str) or not name:
+        raise click.UsageError("--remote needs --backend NAME (or a profile's default backend)")
+    client = session.client()
+    found = remote_runs(client, name, capsule, limit)
+    if state:
+        found = [s for s in found if s.state.value == state.upper()]
+    assert client.ledger is not None
+    listed = rows(client.ledger, found)
+    if quiet:
+        for row in listed:
+            click.echo(row["ref"])
+    elif output == "json":
+        render.echo_json(listed)
+    elif not listed:
+        click.echo(f"(no runs on {name})")
+    else:
+        click.echo(
+            render.table(
+                ("REF", "NAME", "BACKEND", "BATCH", "STATE", "LAUNCHED"),
+                (
+                    (r["ref"], r["name"], r["backend"], r["batch"], r["state"], r["created"])
+                    for r in listed
+                ),
+            )
+        )
 
 
 def _refresh(session: Session, ledger: Ledger, found: list[Launch]) -> None:

@@ -26,7 +26,7 @@ def detail(run: rd.RunDir, status: RunStatus) -> RunDetail:
         pipeline=spec.get("pipeline"),
         parameters=spec.get("parameters"),
         inputs=[
-            {"source": m.get("source"), "path": f"data/{m.get('path') or ''}".rstrip("/")}
+            {"source": m.get("source"), "path": f"data/{m['path']}" if m.get("path") else None}
             for m in mounts
             if isinstance(m, dict)
         ],
