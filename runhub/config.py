@@ -197,6 +197,8 @@ def load_settings(
     variable it came from (never its value).
     """
     given = {k: v for k, v in flags.items() if v is not None}
+    _check_names(model, given, backend, "-S setting")
+    _check_names(model, profile or {}, backend, "profile setting")
     token = _profile_values.set(dict(profile or {}))
     try:
         return model(**given)
@@ -211,6 +213,30 @@ def load_settings(
         raise ConfigError(f"{where} {field}: {message}") from None
     finally:
         _profile_values.reset(token)
+
+
+def _check_names(
+    model: type[BackendSettings], given: Mapping[str, Any], backend: str, what: str
+) -> None:
+    """ConfigError for a setting ``model`` does not have, with the nearest names:
+    a typo (``-S ica.projectid=x``) must not be dropped without a word."""
+    import difflib
+
+    known: dict[str, str] = {}
+    for field in model.model_fields:
+        known[field.lower()] = field
+        for env in model.env_names(field):
+            known.setdefault(env.lower(), field)
+    for key in given:
+        if key.lower() in known:
+            continue
+        near = difflib.get_close_matches(key.lower(), list(known), n=3, cutoff=0.6)
+        names = list(dict.fromkeys(known[n] for n in near))
+        hint = "did you mean " + " or ".join(repr(n) for n in names) + "?"
+        if not names:
+            hint = "known settings: " + ", ".join(model.model_fields)
+        where = f"{backend}." if backend else ""
+        raise ConfigError(f"unknown {what} {where}{key}", hint=hint)
 
 
 def _env_source(model: type[BackendSettings], field: str) -> str | None:

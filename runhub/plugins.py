@@ -62,10 +62,41 @@ class Registry:
         failed = [f for f in self.failures if f.plugin == name]
         if failed:
             raise ConfigError(f"backend {name!r} failed to load: {failed[0].error}")
-        raise ConfigError(
-            f"unknown backend {name!r} (installed: {known})",
-            hint=f"install the plugin, e.g. pip install runhub-{name}",
-        )
+        if name in (_names("RUNHUB_DISABLE_PLUGINS") or set()):
+            raise ConfigError(
+                f"backend {name!r} is disabled by RUNHUB_DISABLE_PLUGINS",
+                hint=f"remove {name} from RUNHUB_DISABLE_PLUGINS to use it",
+            )
+        only = _names("RUNHUB_LOAD_PLUGINS")
+        if only is not None and name not in only and _installed(name):
+            raise ConfigError(
+                f"backend {name!r} is not loaded: RUNHUB_LOAD_PLUGINS names only "
+                + ", ".join(sorted(only)),
+                hint=f"add {name} to RUNHUB_LOAD_PLUGINS to use it",
+            )
+        import difflib
+
+        near = difflib.get_close_matches(name, list(self.backends), n=1, cutoff=0.6)
+        if not near and len(name) > 2:  # icav2 -> ica, codeocean-v1 -> codeocean
+            near = [b for b in self.backends if name.startswith(b) or b.startswith(name)][:1]
+        if near:
+            raise ConfigError(
+                f"unknown backend {name!r} (installed: {known})", hint=f"did you mean {near[0]!r}?"
+            )
+        raise ConfigError(f"unknown backend {name!r} (installed: {known})", hint=install_hint(name))
+
+
+def install_hint(name: str) -> str:
+    """How to install the plugin for backend ``name``: from a clone of runhub while
+    the plugins are not on a package index, else from the index."""
+    return (
+        f"install its plugin; from a clone of runhub: pip install ./plugins/{name}"
+        f" (once published: pip install runhub-{name})"
+    )
+
+
+def _installed(name: str) -> bool:
+    return any(ep.name == name for ep in importlib.metadata.entry_points(group=GROUP))
 
 
 def _names(variable: str) -> set[str] | None:
