@@ -197,8 +197,8 @@ def load_settings(
     variable it came from (never its value).
     """
     given = {k: v for k, v in flags.items() if v is not None}
-    _check_names(model, given, backend, "-S setting")
-    _check_names(model, profile or {}, backend, "profile setting")
+    check_names(model, given, backend, "-S setting")
+    check_names(model, profile or {}, backend, "profile setting")
     token = _profile_values.set(dict(profile or {}))
     try:
         return model(**given)
@@ -215,7 +215,7 @@ def load_settings(
         _profile_values.reset(token)
 
 
-def _check_names(
+def check_names(
     model: type[BackendSettings], given: Mapping[str, Any], backend: str, what: str
 ) -> None:
     """ConfigError for a setting ``model`` does not have, with the nearest names:

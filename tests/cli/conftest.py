@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from runhub.cli import run
 
+sys.path.insert(0, str(Path(__file__).parent))  # emulated.py: the emulators over HTTP
+
 
 @dataclass
 class Result:

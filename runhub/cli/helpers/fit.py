@@ -21,6 +21,8 @@ ELLIPSIS = "…"
 FLEXIBLE = ("MESSAGE", "ERROR", "NAME", "PATH", "FILE", "BATCH")
 #: Columns holding run references.
 REFS = ("REF", "PREVIOUS")
+#: Columns left out, in this order, when cutting was not enough (``--wide`` shows them).
+DROPPABLE = ("NATIVE", "CREATED", "BACKEND", "KIND")
 GAP = 2
 
 
@@ -33,10 +35,13 @@ def limit(wide: bool) -> int | None:
     return None
 
 
-def fit(headers: Sequence[str], cells: list[list[str]], width: int) -> list[list[str]]:
-    """``cells`` changed so that the table is at most ``width`` wide where it can be."""
+def fit(
+    headers: Sequence[str], cells: list[list[str]], width: int
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and cells of a table at most ``width`` wide where it can be."""
+    headers = list(headers)
     if _width(headers, cells) <= width:
-        return cells
+        return headers, cells
     for index, header in enumerate(headers):
         if header in REFS:
             _set(cells, index, shared_elided([row[index] for row in cells]))
@@ -52,7 +57,15 @@ def fit(headers: Sequence[str], cells: list[list[str]], width: int) -> list[list
         floor = distinct_length(column) if header in REFS else max(len(header), 12)
         target = max(floor, widest - over)
         _set(cells, index, [cut(c, target) for c in column])
-    return cells
+    for header in DROPPABLE:
+        if _width(headers, cells) <= width:
+            break
+        if header in headers:
+            index = headers.index(header)
+            del headers[index]
+            for row in cells:
+                del row[index]
+    return headers, cells
 
 
 def shared_elided(refs: Sequence[str]) -> list[str]:

@@ -29,7 +29,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     width = fit.limit(_wide())
     if width is not None:
-        cells = fit.fit(headers, cells, width)
+        headers, cells = fit.fit(headers, cells, width)
     widths = [len(h) for h in headers]
     for row in cells:
         for i, value in enumerate(row):

@@ -52,7 +52,12 @@ def effective(
     profile: Mapping[str, Any],
     profile_name: str,
 ) -> list[Setting]:
-    """Each field's value by precedence flag > env > profile > default."""
+    """Each field's value by precedence flag > env > profile > default; a name the
+    backend does not have is a ConfigError saying which was meant."""
+    from runhub.config import check_names
+
+    check_names(model, flags, backend, "-S setting")
+    check_names(model, profile, backend, "profile setting")
     environ = {k.lower(): (k, v) for k, v in os.environ.items()}
     found = []
     for name, info in model.model_fields.items():
