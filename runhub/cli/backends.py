@@ -21,6 +21,8 @@ _SHOWN = (
     "outputs_path",
     "batch_status",
     "idempotent_launch",
+    "detail",
+    "remote_runs",
 )
 
 
@@ -56,7 +58,7 @@ def backends(output: str) -> None:
                 (
                     info.cls.name,
                     " ".join(p for p in (info.distribution, info.version) if p),
-                    ", ".join(c for c in _SHOWN if getattr(info.cls.capabilities, c)),
+                    ", ".join(_shown(info.cls.capabilities)),
                 )
                 for info in infos
             ),
@@ -65,3 +67,12 @@ def backends(output: str) -> None:
     if found.failures:
         click.echo("\nplugins that failed to load (skipped):")
         click.echo(render.table(("PLUGIN", "ERROR"), ((f.plugin, f.error) for f in found.failures)))
+
+
+def _shown(capabilities: object) -> list[str]:
+    """The capabilities a backend has; ``logs`` with its streams (``logs:stdout+stderr``)."""
+    found = [c for c in _SHOWN if getattr(capabilities, c)]
+    streams = getattr(capabilities, "logs", ())
+    if streams:
+        found.append("logs:" + "+".join(streams))
+    return found

@@ -320,21 +320,25 @@ async def _with_progress(
     ) as bar:
         tid = bar.add_task("", total=total)
         while True:
-            wanted = set(keys)
-            records = [r for r in ledger.batch(the_plan.batch_id) if r.row_key in wanted]
-            states: dict[str, int] = {"not launched": total - len(records)}
-            for rec in records:
-                label = rec.state or ("error" if rec.error else "not launched")
-                states[label] = states.get(label, 0) + 1
-            bar.update(
-                tid,
-                completed=sum(1 for r in records if r.ref or r.error),
-                description=" ".join(f"{k}:{v}" for k, v in sorted(states.items()) if v),
-            )
+            done, description = progress(ledger.batch(the_plan.batch_id), keys)
+            bar.update(tid, completed=done, description=description)
             if task.done():
                 break
             await asyncio.wait([task], timeout=0.2)
     return task.result()
+
+
+def progress(records: list[Any], keys: list[str]) -> tuple[int, str]:
+    """(rows answered, ``state:count ...``) for the progress bar: a row not sent yet
+    counts as ``not launched``, never as the platform's ``PENDING``."""
+    wanted = set(keys)
+    mine = [r for r in records if r.row_key in wanted]
+    states: dict[str, int] = {"not launched": len(wanted) - len(mine)}
+    for rec in mine:
+        label = rec.state or ("error" if rec.error else "not launched")
+        states[label] = states.get(label, 0) + 1
+    done = sum(1 for r in mine if r.ref or r.error)
+    return done, " ".join(f"{k}:{v}" for k, v in sorted(states.items()) if v)
 
 
 def _show_plan(the_plan: BatchPlan, backend: str, output: str, checked: Any) -> None:

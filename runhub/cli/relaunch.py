@@ -51,8 +51,10 @@ def relaunch(
 
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
+    from runhub.cli.helpers.refs import parse_refs
+
     client = session.client()
-    done = relaunch_run(client, ref)
+    done = relaunch_run(client, str(parse_refs((ref,))[0]))
     status = done.status
     if output != "json":
         click.echo(str(status.ref))

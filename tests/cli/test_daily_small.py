@@ -141,3 +141,17 @@ def test_the_readme_sample_output_is_what_launch_prints(
     after = readme.split("Then, with the environment", 1)[1].split("## A run spec", 1)[0]
     assert "paste" in after
     assert "local:20261123T101500-3f84b48d" not in after  # the user's own ref, not ours
+
+
+def test_the_progress_bar_keeps_unsent_rows_apart_from_pending_runs(tmp_path: Path) -> None:
+    from runhub.cli.batch import progress
+    from runhub.ledger import Intent, Ledger
+    from runhub.ref import RunRef
+    from runhub.state import RunState, RunStatus
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    rows = [ledger.intent("toy", "h", batch="b", row_key=f"r{i}") for i in range(3)]
+    ledger.launched(rows[0].key, RunStatus(RunRef("toy", "1"), RunState.PENDING, "REQUESTED"))
+    ledger.intents([Intent("toy", "h", "b", "other")])  # another attempt's row: not counted
+    done, text = progress(ledger.batch("b"), ["r0", "r1", "r2", "r3"])
+    assert (done, text) == (1, "PENDING:1 not launched:3")

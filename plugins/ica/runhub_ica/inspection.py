@@ -71,7 +71,7 @@ class Inspector:
         storage = got.get("analysisStorage") if isinstance(got, dict) else None
         extra = {
             key: got[key]
-            for key in ("reference", "userReference", "summary", "analysisPriority")
+            for key in ("reference", "analysisPriority")
             if isinstance(got, dict) and got.get(key)
         }
         return RunDetail(

@@ -9,6 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from runhub.backend import RunRef
+    from runhub.ledger import Ledger
 
 
 def parse_refs(texts: tuple[str, ...]) -> list[RunRef]:
@@ -20,11 +21,36 @@ def parse_refs(texts: tuple[str, ...]) -> list[RunRef]:
     ledger = Ledger()
     refs = []
     for text in texts:
-        ref = RunRef.parse(text)
+        ref = RunRef.parse(expand(ledger, text) if ELLIPSIS in text else text)
         record = ledger.by_ref(str(ref))
         known = record.run_ref() if record is not None else None
         refs.append(known or ref)
     return refs
+
+
+#: What a shortened ref in a table stands in for (see helpers/fit.py).
+ELLIPSIS = "…"
+
+
+def expand(ledger: Ledger, text: str) -> str:
+    """The whole ref a shortened one (``ica:…/1870cb39-…``, as tables print them)
+    stands for, looked up in the ledger; ConfigError unless exactly one matches."""
+    import re
+
+    from runhub.errors import ConfigError
+
+    pattern = re.compile(".*".join(re.escape(p) for p in text.strip().split(ELLIPSIS)) + "$")
+    backend = text.partition(":")[0]
+    found = sorted(
+        {r.ref for r in ledger.runs(backend=backend, limit=None) if r.ref and pattern.match(r.ref)}
+    )
+    if len(found) != 1:
+        what = "no run" if not found else f"{len(found)} runs"
+        raise ConfigError(
+            f"{text!r} is a shortened ref and {what} in the ledger match it",
+            hint="paste the whole ref (`--wide` or `-o json` show refs whole)",
+        )
+    return found[0]
 
 
 def batch_refs(batch: str) -> list[RunRef]:
