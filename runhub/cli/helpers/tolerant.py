@@ -82,39 +82,77 @@ def settle(ledger: Ledger | None, ref: RunRef, error: RunhubError) -> Outcome:
     return Problem(ref, error)
 
 
-def statuses(client: Client, refs: Sequence[RunRef]) -> list[Outcome]:
-    """Every run's status, or its problem, in the order given."""
-    from runhub.errors import RunhubError
+def about_one_run(error: RunhubError) -> bool:
+    """True if the error may concern one run only (a run the platform does not have,
+    a request it refused for that run), so asking the runs one by one tells which.
+    Network errors, refused credentials, rate limits and server errors concern the
+    platform: asking again run by run would only multiply the retries."""
+    from runhub.errors import AuthError, NotFound, PlatformError, RateLimited
 
-    try:
-        return list(client.statuses(refs))
-    except RunhubError:
-        pass
-    found: list[Outcome] = []
-    for ref in refs:
-        try:
-            found.append(client.status(ref))
-        except RunhubError as error:
-            found.append(settle(client.ledger, ref, error))
+    if isinstance(error, NotFound):
+        return True
+    if isinstance(error, AuthError | RateLimited) or not isinstance(error, PlatformError):
+        return False
+    return (error.status or 500) < 500
+
+
+def _groups(refs: Sequence[RunRef]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for index, ref in enumerate(refs):
+        found.setdefault(ref.backend, []).append(index)
     return found
 
 
-async def astatuses(client: AsyncClient, refs: Sequence[RunRef]) -> list[Outcome]:
-    """:func:`statuses` for the asyncio client (one run at a time only on failure)."""
+def statuses(client: Client, refs: Sequence[RunRef]) -> list[Outcome]:
+    """Every run's status, or its problem, in the order given (per backend: all
+    together, then one by one only when the failure may be one run's)."""
     from runhub.errors import RunhubError
 
-    try:
-        return list(await client.statuses(refs))
-    except RunhubError:
-        pass
-
-    async def one(ref: RunRef) -> Outcome:
+    found: list[Outcome | None] = [None] * len(refs)
+    for indexes in _groups(refs).values():
+        asked = [refs[i] for i in indexes]
         try:
-            return await client.status(ref)
+            for index, status in zip(indexes, client.statuses(asked), strict=True):
+                found[index] = status
+            continue
         except RunhubError as error:
-            return settle(client.ledger, ref, error)
+            if len(asked) == 1 or not about_one_run(error):
+                for index in indexes:
+                    found[index] = settle(client.ledger, refs[index], error)
+                continue
+        for index in indexes:
+            try:
+                found[index] = client.status(refs[index])
+            except RunhubError as error:
+                found[index] = settle(client.ledger, refs[index], error)
+    return [f for f in found if f is not None]
 
-    return list(await asyncio.gather(*(one(r) for r in refs)))
+
+async def astatuses(client: AsyncClient, refs: Sequence[RunRef]) -> list[Outcome]:
+    """:func:`statuses` for the asyncio client."""
+    from runhub.errors import RunhubError
+
+    found: list[Outcome | None] = [None] * len(refs)
+
+    async def one(index: int) -> None:
+        try:
+            found[index] = await client.status(refs[index])
+        except RunhubError as error:
+            found[index] = settle(client.ledger, refs[index], error)
+
+    for indexes in _groups(refs).values():
+        asked = [refs[i] for i in indexes]
+        try:
+            for index, status in zip(indexes, await client.statuses(asked), strict=True):
+                found[index] = status
+            continue
+        except RunhubError as error:
+            if len(asked) == 1 or not about_one_run(error):
+                for index in indexes:
+                    found[index] = settle(client.ledger, refs[index], error)
+                continue
+        await asyncio.gather(*(one(i) for i in indexes))
+    return [f for f in found if f is not None]
 
 
 async def watch(
@@ -156,4 +194,13 @@ async def watch(
             await asyncio.sleep(next(delays))
 
 
-__all__ = ["PATIENCE", "Problem", "astatuses", "exit_code", "settle", "statuses", "watch"]
+__all__ = [
+    "PATIENCE",
+    "Problem",
+    "about_one_run",
+    "astatuses",
+    "exit_code",
+    "settle",
+    "statuses",
+    "watch",
+]
