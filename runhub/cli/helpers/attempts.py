@@ -34,15 +34,23 @@ class Attempts:
 def choose(ledger: Ledger, the_plan: BatchPlan, backend: str, *, retry_failed: bool) -> Attempts:
     """Each row's latest attempt; with ``retry_failed``, a new one (recorded now,
     before anything is sent) for each row whose latest attempt failed or was cancelled."""
-    from runhub.ledger import Intent, attempt_key, attempt_of
+    from runhub.ledger import Intent, Launch, attempt_key, attempt_of, row_family
 
+    # One read of the batch, grouped by row (not one query per row: 1000-row sheets).
+    latest_of: dict[str, Launch] = {}
+    for record in ledger.batch(the_plan.batch_id):
+        if record.row_key is None:
+            continue
+        family = row_family(record.row_key)
+        known = latest_of.get(family)
+        if known is None or attempt_of(record.row_key) > attempt_of(known.row_key):
+            latest_of[family] = record
     keys: list[str] = []
     numbers: list[int] = []
     retried: list[int] = []
     new: list[tuple[int, Intent, str]] = []
     for index, item in enumerate(the_plan.items):
-        found = ledger.attempts(the_plan.batch_id, item.row_key)
-        latest = found[-1] if found else None
+        latest = latest_of.get(item.row_key)
         if latest is None:
             keys.append(item.row_key)
             numbers.append(1)
