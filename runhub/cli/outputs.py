@@ -82,15 +82,16 @@ def outputs(
                 for r, o in done
             ]
         )
-    else:
-        click.echo(
-            render.table(
-                ("REF", "FILE", "SIZE", "ACTION"),
-                ((r, o.path, render.size(o.size), o.action) for r, o in done),
-            )
-            if done
-            else "(no files)"
+        _exit_for_failures(failed, not several)
+        return
+    click.echo(
+        render.table(
+            ("REF", "FILE", "SIZE", "ACTION"),
+            ((r, o.path, render.size(o.size), o.action) for r, o in done),
         )
+        if done
+        else "(no files)"
+    )
     _exit_for_failures(failed, not several)
 
 
@@ -143,16 +144,18 @@ def _list(client: Client, runs: list[RunRef], output: str) -> None:
             render.echo_json(
                 [{"ref": str(r), "outputs": [o.to_dict() for o in found]} for r, found in listed]
             )
-    elif single:
+        _exit_for_failures(failed, single)
+        return
+    if single:
         found = listed[0][1]
         click.echo(render.outputs_table(found) if found else "(no outputs)")
-    else:
-        click.echo(
-            render.table(
-                ("REF", "PATH", "SIZE", "KIND"),
-                ((r, o.path, render.size(o.size), o.kind) for r, found in listed for o in found),
-            )
+        return
+    click.echo(
+        render.table(
+            ("REF", "PATH", "SIZE", "KIND"),
+            ((r, o.path, render.size(o.size), o.kind) for r, found in listed for o in found),
         )
+    )
     _exit_for_failures(failed, single)
 
 
