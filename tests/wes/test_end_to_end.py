@@ -103,7 +103,8 @@ def test_cancel_stops_a_sleeping_workflow_on_sapporo(sapporo: WesServer) -> None
         spec = RunSpec(pipeline=workflow("sleep.cwl"), parameters={"seconds": 30})
         launched = client.launch(spec, "wes")
         answer = client.cancel(launched.ref)
-        assert answer.state in (RunState.RUNNING, RunState.QUEUED, RunState.CANCELLING), answer
+        # sapporo says UNKNOWN for a run whose run.sh has not started yet
+        assert answer.state not in (RunState.SUCCEEDED, RunState.FAILED), answer
         done = client.wait(launched.ref, timeout=30, poll=FAST)
         assert done.state is RunState.CANCELLED
         assert done.native == "CANCELED"
