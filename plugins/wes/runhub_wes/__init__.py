@@ -15,8 +15,8 @@ from runhub_wes.serviceinfo import ServiceInfo
 from runhub_wes.settings import WesSettings
 
 if TYPE_CHECKING:
-    from runhub.backend import Operation, RunRef
     from runhub import Client
+    from runhub.backend import Operation, RunRef
 
 
 def _backend(client: Client) -> WesBackend:
