@@ -41,7 +41,40 @@ _EXPORTS = {
     "Unsupported": "runhub.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+# Written out (not computed from _EXPORTS) so that type checkers see what is exported:
+# with mypy --strict, `from runhub import Client` needs the name in a literal __all__.
+__all__ = [
+    "AmbiguousLaunch",
+    "AsyncClient",
+    "AuthError",
+    "Backend",
+    "BackendSettings",
+    "Capabilities",
+    "Client",
+    "ConfigError",
+    "DataMount",
+    "NotFound",
+    "Output",
+    "PlatformError",
+    "RateLimited",
+    "RetryPolicy",
+    "RunRef",
+    "RunSpec",
+    "RunState",
+    "RunStatus",
+    "RunhubError",
+    "SpecError",
+    "TransportError",
+    "Unsupported",
+    "WaitTimeout",
+    "__version__",
+    "hookimpl",
+    "launch",
+    "status",
+    "wait",
+]
+if set(__all__) != {*_EXPORTS, "__version__"}:  # pragma: no cover - a maintainer's slip
+    raise ImportError("runhub.__all__ and _EXPORTS disagree")
 
 if TYPE_CHECKING:
     from runhub.aio import AsyncClient

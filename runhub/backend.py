@@ -1,7 +1,8 @@
 """The contract between runhub and a platform: ``Backend``, ``Capabilities``, ``Output``.
 
 ``RunRef`` lives in :mod:`runhub.ref` (the model depends on nothing) and is
-re-exported here for plugins.
+re-exported here for plugins, as is :class:`~runhub.forms.FormFile` (a file part of a
+``multipart/form-data`` body built by :func:`request`).
 
 Backends are sans-IO. Each operation is an *exchange*: a generator that yields
 ``httpx.Request`` objects and receives ``httpx.Response`` objects, and returns its
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from runhub.errors import AuthError, NotFound, PlatformError, SpecError, Unsupported
+from runhub.forms import FormFile
 from runhub.ref import RunRef
 from runhub.state import RunState, RunStatus
 
@@ -273,6 +275,8 @@ def request(
     *,
     params: Mapping[str, Any] | None = None,
     json_body: Any = None,
+    form: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    files: Sequence[FormFile] | None = None,
     headers: Mapping[str, str] | None = None,
     read_only: bool | None = None,
     idempotent: bool | None = None,
@@ -280,7 +284,9 @@ def request(
 ) -> httpx.Request:
     """Build a request for an exchange to yield.
 
-    ``read_only`` defaults to True for GET/HEAD. A request with an
+    The body is ``json_body`` (JSON), or ``form`` text fields plus ``files``
+    (:class:`runhub.forms.FormFile`), sent as ``multipart/form-data`` even without
+    files. ``read_only`` defaults to True for GET/HEAD. A request with an
     ``Idempotency-Key`` header is idempotent unless told otherwise.
     """
     import httpx  # here, not at import time: backends without HTTP never load it
@@ -288,9 +294,15 @@ def request(
     method = method.upper()
     content = None
     all_headers = dict(headers or {})
+    if json_body is not None and (form is not None or files is not None):
+        raise TypeError("request() takes a JSON body or a form, not both")
     if json_body is not None:
         content = json.dumps(json_body, separators=(",", ":")).encode()
         all_headers.setdefault("Content-Type", "application/json")
+    elif form is not None or files is not None:
+        from runhub.forms import encode_multipart
+
+        content, all_headers["Content-Type"] = encode_multipart(form or {}, files or ())
     req = httpx.Request(method, url, params=params, content=content, headers=all_headers)
     if read_only is None:
         read_only = method in ("GET", "HEAD")
@@ -363,6 +375,7 @@ __all__ = [
     "Backend",
     "Capabilities",
     "Exchange",
+    "FormFile",
     "Operation",
     "Output",
     "RunRef",
