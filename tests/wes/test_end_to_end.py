@@ -124,6 +124,17 @@ def test_cli_launch_of_the_example_waits_and_lists_its_output(
     assert lines[0].startswith("wes:")
     assert any("SUCCEEDED" in line for line in lines)
     assert any(line.startswith("out.txt") for line in lines), done.out
+    ref = lines[0]
+    # the core's logs/show contract (runhub logs, runhub show) on a real WES server
+    stderr = cli("logs", ref, "--stderr", "-o", "json")
+    assert stderr.code == 0, stderr.err
+    log = json.loads(stderr.out)
+    assert log["stream"] == "stderr"
+    assert log["complete"] is True
+    assert "Final process status is success" in log["text"]
+    shown = cli("show", ref, "-o", "json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["platform"]["status"]["state"] == "SUCCEEDED"
 
 
 def test_cli_batch_over_a_samplesheet(

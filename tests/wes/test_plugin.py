@@ -18,6 +18,7 @@ PUBLIC = {
     "runhub",
     "runhub.backend",
     "runhub.config",
+    "runhub.detail",
     "runhub.errors",
     "runhub.gather",
     "runhub.hookspecs",

@@ -31,7 +31,7 @@ def logs(client: Client, ref: RunRef | str) -> RunLogs:
 
     run = RunRef.parse(ref) if isinstance(ref, str) else ref
     backend = _backend(client)
-    exchange: Operation[RunLogs] = backend.logs(run)
+    exchange: Operation[RunLogs] = backend.run_logs(run)
     return client.driver(backend).run(exchange)
 
 

@@ -11,6 +11,7 @@ ids it launched, so a recovery never claims a run twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,15 @@ from typing import Any, ClassVar
 import httpx
 
 from runhub.backend import Backend, Capabilities, Exchange, Output, RunRef, request, response_json
-from runhub.errors import AmbiguousLaunch, AuthError, ConfigError, NotFound, PlatformError
+from runhub.detail import LogText, RunDetail
+from runhub.errors import (
+    AmbiguousLaunch,
+    AuthError,
+    ConfigError,
+    NotFound,
+    PlatformError,
+    Unsupported,
+)
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 from runhub_wes.errors import error_for
@@ -53,6 +62,8 @@ class WesBackend(Backend):
         outputs_path=False,
         batch_status=True,
         idempotent_launch=False,
+        detail=True,
+        logs=("stdout", "stderr"),
         # The spec does not say when a posted run appears in GET /runs.
         launch_settle=5.0,
     )
@@ -313,13 +324,60 @@ class WesBackend(Backend):
         body = yield from self._run_log(ref)
         return parse_outputs(body.get("outputs"), loopback=self.endpoint().loopback)
 
-    def logs(self, ref: RunRef) -> Exchange[RunLogs]:
+    def run_logs(self, ref: RunRef) -> Exchange[RunLogs]:
         """``RunLog.run_log``: command, exit code, stdout and stderr (fetched when the
         server gives URLs on itself)."""
         self.endpoint()
-        return self._logs(ref)
+        return self._run_logs(ref)
 
-    def _logs(self, ref: RunRef) -> Exchange[RunLogs]:
+    def logs(self, ref: RunRef, stream: str = "stdout") -> Exchange[LogText]:
+        """One stream of ``RunLog.run_log`` (``runhub logs``); complete once the run
+        has ended."""
+        if stream not in self.capabilities.logs:
+            raise Unsupported(f"the wes backend has no {stream!r} log", hint="stdout or stderr")
+        self.endpoint()
+        return self._log_text(ref, stream)
+
+    def _log_text(self, ref: RunRef, stream: str) -> Exchange[LogText]:
+        found = yield from self._run_logs(ref)
+        current = yield from self._status(ref)
+        text = found.stdout if stream == "stdout" else found.stderr
+        url = found.stdout_url if stream == "stdout" else found.stderr_url
+        return LogText(stream, text or "", current.is_terminal, [url] if url else [])
+
+    def detail(self, ref: RunRef) -> Exchange[RunDetail]:
+        """The run's request as the server echoes it (``RunLog.request``) and its state."""
+        self.endpoint()
+        return self._detail(ref)
+
+    def _detail(self, ref: RunRef) -> Exchange[RunDetail]:
+        body = yield from self._run_log(ref)
+        asked = body.get("request")
+        asked = asked if isinstance(asked, Mapping) else {}
+        params = asked.get("workflow_params")
+        if isinstance(params, str):  # the form field is JSON text; servers echo either
+            with contextlib.suppress(ValueError):
+                params = json.loads(params)
+        tags = asked.get("tags")
+        if isinstance(tags, str):
+            with contextlib.suppress(ValueError):
+                tags = json.loads(tags)
+        extra = {
+            k: asked[k]
+            for k in ("workflow_type", "workflow_type_version", "workflow_engine")
+            if isinstance(asked.get(k), str)
+        }
+        return RunDetail(
+            status=to_status(ref, body),
+            pipeline=asked.get("workflow_url")
+            if isinstance(asked.get("workflow_url"), str)
+            else None,
+            parameters=params,
+            tags=tags,
+            extra=extra,
+        )
+
+    def _run_logs(self, ref: RunRef) -> Exchange[RunLogs]:
         body = yield from self._run_log(ref)
         ep = self.endpoint()
         return (
