@@ -98,8 +98,8 @@ def test_settings_and_backend_typos_say_what_was_meant(
     cli("config", "show", "--backend", "ica").fails(2, "server_ulr", "did you mean 'server_url'?")
     (tmp_path / "config.toml").write_text("")
     cli("launch", str(ok_spec), "--backend", "icav2").fails(2, "did you mean 'ica'?")
-    hint = cli("launch", str(ok_spec), "--backend", "wes").fails(2, "unknown backend 'wes'")
-    assert "pip install ./plugins/wes" in hint
+    hint = cli("launch", str(ok_spec), "--backend", "slurm").fails(2, "unknown backend 'slurm'")
+    assert "pip install ./plugins/slurm" in hint
     monkeypatch.setenv("RUNHUB_DISABLE_PLUGINS", "ica")
     done = run_script("launch", str(ok_spec), "--backend", "ica", cwd=tmp_path)  # a fresh registry
     assert done.returncode == 2, done.stderr
