@@ -6,7 +6,14 @@ launch exchange does only the lookups it must:
 1. :func:`plan` checks everything that can be checked offline and returns a
    :class:`Plan` (what must be looked up: pipeline code, storage name, data paths);
 2. :func:`body` turns a plan plus the looked-up ids (:class:`Resolved`) into the
-   request body of the chosen launch kind.
+   request body of the chosen launch kind, and :func:`endpoint` names its operation:
+   a pipeline whose ``inputFormType`` is JSON is started through
+   ``analysis:nextflowJson`` / ``analysis:cwlJson`` with ``inputFormValues`` (spec:
+   "Create and start an analysis for a JSON based Nextflow/CWL pipeline"), one with
+   an XML form through the structured endpoints.
+
+Mount paths end with a file name (spec, ``AnalysisInputDataMount.mountPath``: "The
+path should end with the file name"): a path ending in ``/`` gets the data's name.
 
 Both are plain dict/tuple code on purpose: translation runs for every spec of a
 samplesheet (target: well over 20,000 specs per second).
@@ -45,6 +52,8 @@ KINDS: dict[str, str] = {
 }
 #: Kinds whose inputs are a free-form document rather than parameterCode entries.
 CUSTOM_KINDS = frozenset({"nextflow-custom", "cwl-json"})
+#: Structured kind -> the operation for a pipeline with a JSON input form.
+JSON_FORM_ENDPOINTS = {"nextflow": "analysis:nextflowJson", "cwl": "analysis:cwlJson"}
 OPTIONS = (
     "project",
     "kind",
@@ -124,6 +133,10 @@ class Resolved:
     data_ids: tuple[str | None, ...] = ()
     #: per mount: the parameterCode (defaults to the mount's own ``input``)
     input_codes: tuple[str | None, ...] = ()
+    #: per mount: the data's name (None: not looked up; the source's last part is used)
+    data_names: tuple[str | None, ...] = ()
+    #: the pipeline's ``inputFormType`` (XML or JSON)
+    form: str = "XML"
 
 
 def _opt_str(options: dict[str, Any], key: str) -> str | None:
@@ -229,6 +242,12 @@ def plan(spec: RunSpec) -> Plan:
                 field=f"mounts.{index}.source",
                 hint="set options.ica.storage_credentials to their id (UUID)",
             )
+        if mount.kind == "s3" and kind in CUSTOM_KINDS and not mount.path:
+            raise SpecError(
+                f"with kind {kind!r} an s3:// source needs the path it is mounted at",
+                field=f"mounts.{index}.path",
+                hint="give the path ending with the file name, e.g. path: inputs/reads.fq.gz",
+            )
     outputs = spec.outputs
     return Plan(
         kind=kind,
@@ -249,20 +268,41 @@ def plan(spec: RunSpec) -> Plan:
     )
 
 
-def _mount_path(mount: Mount, data_id: str | None) -> str:
+def needs_name(p: Plan, index: int) -> bool:
+    """True if mount ``index``'s path needs the data's name, which only a lookup of a
+    data id can give (a project path or URL carries it in its last part)."""
+    mount = p.mounts[index]
+    if mount.kind != "id":
+        return False
     if mount.path:
+        return mount.path.endswith("/")
+    return p.kind in CUSTOM_KINDS
+
+
+def _name(mount: Mount, index: int, r: Resolved) -> str:
+    name = r.data_names[index] if index < len(r.data_names) else None
+    if name:
+        return name
+    if mount.kind == "id":
+        raise SpecError(
+            "the mount path needs the data's name, which was not looked up",
+            field=f"mounts.{index}.path",
+            hint="give the mount path ending with a file name",
+        )
+    return mount.source.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _mount_path(mount: Mount, index: int, r: Resolved) -> str:
+    """Where the run sees mount ``index``: always ending with a file (or folder) name."""
+    if mount.path and not mount.path.endswith("/"):
         return mount.path
-    if mount.kind == "path":
-        return mount.source.rstrip("/").rsplit("/", 1)[-1]
-    if mount.kind == "s3":
-        return mount.source.rstrip("/").rsplit("/", 1)[-1]
-    return data_id or mount.source
+    return (mount.path or "") + _name(mount, index, r)
 
 
-def _external(mount: Mount, credentials: str | None) -> dict[str, Any]:
+def _external(mount: Mount, index: int, r: Resolved, credentials: str | None) -> dict[str, Any]:
     ext: dict[str, Any] = {"url": mount.source, "type": "s3"}
     if mount.path:
-        ext["mountPath"] = mount.path
+        ext["mountPath"] = _mount_path(mount, index, r)
     if credentials:
         ext["s3Details"] = {"storageCredentialsId": credentials}
     return ext
@@ -278,11 +318,12 @@ def _structured(p: Plan, r: Resolved) -> dict[str, Any]:
         if entry is None:
             entry = inputs[code] = {"parameterCode": code}
         if mount.kind == "s3":
-            entry.setdefault("externalData", []).append(_external(mount, p.credentials))
+            entry.setdefault("externalData", []).append(_external(mount, index, r, p.credentials))
             continue
         data_id = r.data_ids[index] if r.data_ids else mount.source
         if mount.path:
-            entry.setdefault("mounts", []).append({"dataId": data_id, "mountPath": mount.path})
+            where = _mount_path(mount, index, r)
+            entry.setdefault("mounts", []).append({"dataId": data_id, "mountPath": where})
         else:
             entry.setdefault("dataIds", []).append(data_id)
     analysis_input: dict[str, Any] = {"inputs": list(inputs.values())}
@@ -305,12 +346,12 @@ def _custom(p: Plan, r: Resolved) -> dict[str, Any]:
     cwl = p.kind == "cwl-json"
     for index, mount in enumerate(p.mounts):
         if mount.kind == "s3":
-            external.append(_external(mount, p.credentials))
-            where = mount.path or mount.source
+            external.append(_external(mount, index, r, p.credentials))
+            where = _mount_path(mount, index, r)
             folder = mount.source.endswith("/")
         else:
             data_id = (r.data_ids[index] if r.data_ids else None) or mount.source
-            where = _mount_path(mount, data_id)
+            where = _mount_path(mount, index, r)
             folder = data_id.startswith("fol.")
             if mount.path or mount.input:
                 mounts.append({"dataId": data_id, "mountPath": where})
@@ -336,8 +377,59 @@ def _custom(p: Plan, r: Resolved) -> dict[str, Any]:
     return analysis_input
 
 
+def _form(p: Plan, r: Resolved) -> dict[str, Any]:
+    """``inputFormValues`` (``NextflowJsonAnalysisInput`` / ``CwlJsonAnalysisInput``):
+    one field per data input (``dataValues`` / ``externalDataValues``) and per named
+    parameter (``values``: strings, a list gives several)."""
+    fields: dict[str, dict[str, Any]] = {}
+    for index, mount in enumerate(p.mounts):
+        code = r.input_codes[index] if r.input_codes else mount.input
+        if code is None:
+            raise SpecError("no pipeline input given", field=f"mounts.{index}.input")
+        field = fields.setdefault(code, {"id": code})
+        if mount.kind == "s3":
+            external = _external(mount, index, r, p.credentials)
+            field.setdefault("externalDataValues", []).append(external)
+            continue
+        item: dict[str, Any] = {"dataId": r.data_ids[index] if r.data_ids else mount.source}
+        if mount.path:
+            item["mountPath"] = _mount_path(mount, index, r)
+        field.setdefault("dataValues", []).append(item)
+    for code, value in p.parameters.items():
+        if code in fields:
+            raise SpecError(
+                f"{code!r} is both a data input and a parameter of the input form",
+                field=f"parameters.{code}",
+                hint="name each input form field once",
+            )
+        values = value if isinstance(value, list) else [value]
+        fields[code] = {"id": code, "values": [param_text(v) for v in values]}
+    return {"fields": list(fields.values())}
+
+
+def uses_form(p: Plan, r: Resolved) -> bool:
+    """True if the launch goes through the pipeline's JSON input form."""
+    return r.form == "JSON" and p.kind in JSON_FORM_ENDPOINTS
+
+
+def endpoint(p: Plan, r: Resolved) -> str:
+    """The create operation (suffix under ``/api/projects/{projectId}/``)."""
+    return JSON_FORM_ENDPOINTS[p.kind] if uses_form(p, r) else p.endpoint
+
+
+def check_form(p: Plan, r: Resolved) -> None:
+    """SpecError for what a JSON-form create cannot express (before any POST)."""
+    if uses_form(p, r) and p.activation is not None:
+        raise SpecError(
+            f"the pipeline has a JSON input form; {endpoint(p, r)} takes no activation code",
+            field="options.ica.activation_code",
+            hint="remove it: ICA picks the best matching activation code",
+        )
+
+
 def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[str, Any]:
     """The create request body for a plan and its resolved ids."""
+    check_form(p, r)
     technical = ["runhub", key_tag(key)]
     if batch:
         technical.append(batch_tag(batch))
@@ -345,8 +437,11 @@ def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[st
         "userReference": p.name or default_name(key),
         "pipelineId": r.pipeline_id,
         "tags": {"technicalTags": technical, "userTags": list(p.tags), "referenceTags": []},
-        "analysisInput": _custom(p, r) if p.kind in CUSTOM_KINDS else _structured(p, r),
     }
+    if uses_form(p, r):
+        out["inputFormValues"] = _form(p, r)
+    else:
+        out["analysisInput"] = _custom(p, r) if p.kind in CUSTOM_KINDS else _structured(p, r)
     if r.storage_id:
         out["analysisStorageId"] = r.storage_id
     if p.output_parent:
@@ -370,6 +465,7 @@ def body(p: Plan, r: Resolved, *, key: str, batch: str | None = None) -> dict[st
 __all__ = [
     "BATCH_TAG_PREFIX",
     "CUSTOM_KINDS",
+    "JSON_FORM_ENDPOINTS",
     "KEY_TAG_PREFIX",
     "KINDS",
     "NAME_RULE",
@@ -380,14 +476,18 @@ __all__ = [
     "Resolved",
     "batch_tag",
     "body",
+    "check_form",
     "check_name",
     "default_name",
+    "endpoint",
     "is_data_id",
     "is_uuid",
     "key_tag",
+    "needs_name",
     "plan",
     "suggest_name",
     "translate",
+    "uses_form",
 ]
 
 
@@ -396,4 +496,4 @@ def translate(
 ) -> tuple[str, dict[str, Any]]:
     """``(endpoint suffix, body)`` for a spec whose lookups are already done."""
     p = plan(spec)
-    return p.endpoint, body(p, resolved, key=key, batch=batch)
+    return endpoint(p, resolved), body(p, resolved, key=key, batch=batch)
