@@ -38,7 +38,8 @@ def test_launch_wait_outputs(client: Client, app: IcaEmulator, clock: Clock) -> 
     outputs = client.outputs(launched.ref)
     files = [o for o in outputs if o.kind == "file"]
     root = outputs[0].path  # the output folder, by name: paths come from the names
-    assert root.endswith("/") and outputs[0].kind == "folder"
+    assert root.endswith("/")
+    assert outputs[0].kind == "folder"
     assert {o.path for o in outputs} >= {root, f"{root}results/"}
     assert all(o.path.startswith(root) for o in outputs)
     assert all(o.id and o.id.startswith("fil.") for o in files)

@@ -358,6 +358,7 @@ class IcaEmulator(Endpoints, Inspection):
                 "activationCodes:findBestMatchingForNextflow",
             ),
             route("GET", p + r"/data", self._data, None, (V3,)),
+            route("GET", p + r"/data/(?P<data>[^/:]+)", self._data_one, None, (V3,)),
             route(
                 "POST",
                 p + r"/data:createDownloadUrls",

@@ -160,6 +160,14 @@ class Catalog:
         items = [self.world.data_body(r, parent_paths=self.variance.parent_paths) for r in chunk]
         return self._json(200, "data", {"items": items, **paging})
 
+    def _data_one(self, call: Call) -> httpx.Response:
+        project = self._project(call)
+        rec = self.world.data.get(call.groups["data"])
+        if rec is None or rec.project != project:
+            raise Problem(404, "ICA_EMU_NOT_FOUND", f"Data {call.groups['data']} not found")
+        body = self.world.data_body(rec, parent_paths=self.variance.parent_paths)
+        return self._json(200, "data-one", body)
+
     def _download_urls(self, call: Call) -> httpx.Response:
         project = self._project(call)
         body = call.body

@@ -232,6 +232,11 @@ class Endpoints(Catalog):
                     + ", ".join(sorted(known)),
                     {"fields.id": field["id"]},
                 )
+            for item in [
+                *(field.get("dataValues") or []),
+                *(field.get("externalDataValues") or []),
+            ]:
+                _check_mount_path(item.get("mountPath"))
             for item in field.get("dataValues") or []:
                 if field["id"] not in data_fields:
                     raise Problem(
@@ -252,7 +257,8 @@ class Endpoints(Catalog):
         codes = [c for c, _, _ in pipeline.inputs]
         values: set[str] = set()
         ids: list[str] = list(analysis_input.get("dataIds") or [])
-        ids += [m["dataId"] for m in analysis_input.get("mounts") or []]
+        mounts = list(analysis_input.get("mounts") or [])
+        ids += [m["dataId"] for m in mounts]
         for entry in analysis_input.get("inputs") or []:
             if entry["parameterCode"] not in codes:
                 raise Problem(
@@ -264,6 +270,11 @@ class Endpoints(Catalog):
                 )
             ids += entry.get("dataIds") or []
             ids += [m["dataId"] for m in entry.get("mounts") or []]
+            mounts += entry.get("mounts") or []
+            mounts += entry.get("externalData") or []
+        mounts += analysis_input.get("externalData") or []
+        for mount in mounts:
+            _check_mount_path(mount.get("mountPath"))
         for ident in ids:
             if ident not in self.world.data:
                 raise Problem(
@@ -341,6 +352,24 @@ class Endpoints(Catalog):
             if status not in query["status"]:
                 return False
         return True
+
+
+def _check_mount_path(path: Any) -> None:
+    """Spec (AnalysisInputDataMount / AnalysisInputExternalData.mountPath): "The path
+    should end with the file name": not a folder path, not a data id."""
+    if path is None:
+        return
+    name = str(path).rsplit("/", 1)[-1]
+    if not name or DATA_ID.fullmatch(name):
+        raise Problem(
+            400,
+            "ICA_EMU_VALIDATION",
+            f"mountPath {path!r} must end with the file name",
+            {"mountPath": str(path)},
+        )
+
+
+DATA_ID = re.compile(r"(fil|fol)\.[0-9a-fA-F]{32}")
 
 
 def _loads(text: str, field: str) -> Any:

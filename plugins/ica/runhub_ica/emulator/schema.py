@@ -48,6 +48,7 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "analysisStorages": m.AnalysisStorageListV4,
     "activationCodes:findBestMatchingForNextflow": m.ActivationCodeDetail,
     "data": m.ProjectDataPagedList,
+    "data-one": m.ProjectData,
     "create": m.AnalysisV4,
     "analysis": m.AnalysisV4,
     "analysis-v3": m.AnalysisV3,
