@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import httpx
 import pytest
 from runhub_ica.auth import TOKENS, Credentials, Token, expiry_of
 from runhub_ica.emulator import IcaEmulator, seed
@@ -17,7 +18,7 @@ from runhub_ica.emulator.tokens import Tokens
 from runhub_ica.settings import IcaSettings
 
 from runhub.aio import AsyncClient
-from runhub.errors import NotFound
+from runhub.errors import NotFound, PlatformError
 from runhub.testing.emulator import Clock, FaultPlan, mock_transport
 
 from .conftest import API_KEY, FAST, URL, make_client, plugins, spec
@@ -69,16 +70,37 @@ def test_where_tokens_are_refused_the_key_is_used_and_that_is_remembered(status:
     assert app.auth["api-key"] == len(app.log)
 
 
+class BrokenTokens:
+    """ICA whose token endpoint alone answers 500 (a server bug) the first time."""
+
+    def __init__(self, app: IcaEmulator) -> None:
+        self.app = app
+        self.broken = 1
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/api/tokens") and self.broken:
+            self.broken -= 1
+            return httpx.Response(500, json={"title": "ICA_EMU_BUG", "status": 500})
+        return self.app.handle(request)
+
+
 def test_a_token_failure_of_another_kind_falls_back_for_that_operation_only(
     app: IcaEmulator,
 ) -> None:
-    faults = FaultPlan(only=["/api/tokens"])
-    faults.push(*["503"] * FAST.attempts)
-    with make_client(app, faults) as client:
+    with make_client(BrokenTokens(app)) as client:  # type: ignore[arg-type]
         ref = client.launch(spec()).ref  # with the key
         client.status(ref)  # asks again, gets a JWT
-    assert app.auth["jwt"] >= 1
-    assert app.auth["api-key"] >= 2
+    assert app.auth["jwt"] == 1  # the status, after a second, good token request
+    assert app.auth["api-key"] == len(app.log) - 1  # the launch's requests and the mint
+
+
+def test_a_platform_that_is_down_costs_one_retry_budget(app: IcaEmulator) -> None:
+    faults = FaultPlan(1.0, ["503"])
+    with make_client(app, faults) as client, pytest.raises(PlatformError) as info:
+        client.launch(spec())
+    assert info.value.status == 503
+    assert faults.counts["503"] == FAST.attempts  # the token request's tries only
+    assert app.log == []
 
 
 def test_the_token_is_renewed_before_it_expires(

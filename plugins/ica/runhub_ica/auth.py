@@ -11,8 +11,10 @@ So:
 - it is renewed shortly before the ``exp`` of its claims (the ``Token`` answer carries
   only ``token``); a token whose claims cannot be read is used until ICA answers 401;
 - where token creation is refused (401/403/404/405/501 to ``/api/tokens``) the key is
-  sent as ``X-API-Key``, and the refusal is remembered for the process; a creation
-  that fails otherwise (5xx, network) falls back to the key for that operation only;
+  sent as ``X-API-Key``, and the refusal is remembered for the process; another error
+  answer (a 500, a 4xx) falls back to the key for that operation only; a platform that
+  is down (502/503/504 or no connection, after the driver's retries) is reported as
+  such, so an outage costs one retry budget, not two;
 - a JWT is a secret: every request carrying it lists it in the ``runhub.secrets``
   extension, so the driver masks it; reprs show neither the key nor the token.
 """
@@ -29,12 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runhub.backend import Exchange, request, response_json
-from runhub.errors import PlatformError, RunhubError
+from runhub.errors import PlatformError
 from runhub_ica.settings import IcaSettings
 
 V3 = "application/vnd.illumina.v3+json"
 #: Answers to ``POST /api/tokens`` that mean "no JWTs here": use the key.
 REFUSED = frozenset({401, 403, 404, 405, 501})
+#: Answers that mean the platform is down: the operation would meet them too.
+DOWN = frozenset({502, 503, 504})
 #: Renew this long before ``exp`` (at most half the token's lifetime).
 RENEW_BEFORE = 300.0
 
@@ -180,11 +184,11 @@ class Credentials:
             )
             value = _token_in(response_json(resp))
         except PlatformError as error:
+            if error.status in DOWN:
+                raise
             if error.status in REFUSED:
                 self.cache.refuse(slot)
             return  # the key works everywhere: this operation uses it
-        except RunhubError:
-            return
         if value is not None:
             self.cache.put(slot, Token.of(value))
 
