@@ -33,9 +33,10 @@ from runhub_ica.datapaths import DataItem
 from runhub_ica.inspection import Inspector
 from runhub_ica.lookups import Lookups
 from runhub_ica.names import check_key
-from runhub_ica.outputs import flatten, output_projects
+from runhub_ica.outputs import file_urls, list_outputs
 from runhub_ica.preflight import Preflight
 from runhub_ica.problems import error_for
+from runhub_ica.recovery import find_launch
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
 from runhub_ica.translate import (
@@ -47,14 +48,12 @@ from runhub_ica.translate import (
     body,
     check_form,
     endpoint,
-    key_tag,
     needs_name,
     plan,
 )
 from runhub_ica.wire import get, post
 
 T = TypeVar("T")
-_SIZE_CHUNK = 100
 
 
 def _time(value: Any) -> datetime | None:
@@ -263,30 +262,10 @@ class IcaBackend(Backend):
     def _recover(self, p: Plan, key: str, claimed: frozenset[str]) -> Exchange[RunStatus | None]:
         project = yield from self._project(p.project)
         pipeline = yield from self.lookups.pipeline(project, p)
-        tag = key_tag(key)
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            params: dict[str, Any] = {"pageSize": str(self.settings.page_size)}
-            if token:
-                params["pageToken"] = token
-            resp = yield post(
-                self.creds,
-                f"/api/projects/{project}/analysis:search",
-                V3,
-                "find an interrupted launch",
-                {"technicalTags": [tag]},
-                read_only=True,
-                params=params,
-            )
-            data = response_json(resp)
-            for item in data.get("items") or []:
-                if _is_launch(item, tag, project, pipeline.id, claimed):
-                    return self._to_status(item, project, None)
-            token = data.get("nextPageToken") or None
-            if not token or token in seen:
-                return None
-            seen.add(token)
+        found = yield from find_launch(
+            self.creds, project, pipeline.id, key, claimed, self.settings.page_size
+        )
+        return self._to_status(found, project, None) if found is not None else None
 
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""
@@ -376,31 +355,9 @@ class IcaBackend(Backend):
 
     def _outputs(self, ref: RunRef) -> Exchange[list[Output]]:
         project, analysis = yield from self._where(ref)
-        resp = yield get(
-            self.creds,
-            f"/api/projects/{project}/analyses/{analysis}/outputs",
-            V3,
-            "list outputs",
-        )
-        found, where = flatten(response_json(resp), project)
+        found, where = yield from list_outputs(self.creds, self.lookups, project, analysis)
         self._output_projects.update(where)
-        sizes: dict[str, int] = {}
-        for owner, files in output_projects(found, where, project).items():
-            for start in range(0, len(files), _SIZE_CHUNK):
-                chunk = files[start : start + _SIZE_CHUNK]
-                listed = yield from self.lookups.pages(
-                    f"/api/projects/{owner}/data",
-                    "output sizes",
-                    id=chunk,
-                    pageSize=str(len(chunk)),
-                )
-                for entry in listed:
-                    data = entry.get("data")
-                    details = data.get("details") if isinstance(data, dict) else None
-                    size = details.get("fileSizeInBytes") if isinstance(details, dict) else None
-                    if isinstance(size, int) and isinstance(data, dict):
-                        sizes[str(data.get("id"))] = size
-        return [Output(o.path, sizes.get(o.id or "", o.size), o.kind, o.id) for o in found]
+        return found
 
     def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
         """Presigned URLs for the file outputs (``POST …/data:createDownloadUrls``, in
@@ -412,19 +369,7 @@ class IcaBackend(Backend):
     def _download_urls(self, ref: RunRef, outputs: list[Output]) -> Exchange[list[Output]]:
         project, _ = yield from self._where(ref)
         files = [o for o in outputs if o.kind == "file" and o.id]
-        urls: dict[str, str] = {}
-        for owner, ids in output_projects(files, self._output_projects, project).items():
-            resp = yield post(
-                self.creds,
-                f"/api/projects/{owner}/data:createDownloadUrls",
-                V3,
-                "create download urls",
-                {"dataIds": ids},
-                read_only=True,
-            )
-            for item in response_json(resp).get("items", []):
-                if isinstance(item, dict) and isinstance(item.get("url"), str):
-                    urls[str(item.get("dataId"))] = item["url"]
+        urls = yield from file_urls(self.creds, files, self._output_projects, project)
         return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id or "", o.url)) for o in outputs]
 
     # -- pre-flight, detail, logs, the platform's runs (see preflight.py, inspection.py)
@@ -471,25 +416,6 @@ class IcaBackend(Backend):
             return (yield from self._inspector.list_runs(project, limit))
 
         return self._authed(run)
-
-
-def _tags(item: Any) -> list[str]:
-    tags = item.get("tags") if isinstance(item, dict) else None
-    technical = tags.get("technicalTags") if isinstance(tags, dict) else None
-    return [t for t in technical or [] if isinstance(t, str)]
-
-
-def _is_launch(item: Any, tag: str, project: str, pipeline: str, claimed: frozenset[str]) -> bool:
-    """True if a search result is the run a launch with key tag ``tag`` created."""
-    if not isinstance(item, dict) or tag not in _tags(item):
-        return False
-    if f"{project}/{item.get('id')}" in claimed:
-        return False
-    listed_project = item.get("projectId")  # AnalysisV4.projectId (libica 3.3), optional
-    if listed_project is not None and listed_project != project:
-        return False
-    listed = item.get("pipeline")
-    return isinstance(listed, dict) and listed.get("id") == pipeline
 
 
 __all__ = ["IcaBackend"]

@@ -11,9 +11,18 @@ file was located on the machine", not a place in the project, so it is not used.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runhub.backend import Output
+from runhub.backend import Exchange, Output, response_json
+from runhub_ica.auth import Credentials
+from runhub_ica.plans import V3
+from runhub_ica.wire import get, post
+
+if TYPE_CHECKING:
+    from runhub_ica.lookups import Lookups
+
+#: File ids per data listing (``GET …/data?id=…``) when adding sizes.
+SIZE_CHUNK = 100
 
 
 def _walk(data: dict[str, Any], parent: str, into: list[Output]) -> None:
@@ -55,3 +64,49 @@ def output_projects(
         if out.kind == "file" and out.id:
             groups.setdefault(where.get(out.id, default), []).append(out.id)
     return groups
+
+
+def list_outputs(
+    creds: Credentials, lookups: Lookups, project: str, analysis: str
+) -> Exchange[tuple[list[Output], dict[str, str]]]:
+    """``getAnalysisOutputs`` as rows, with sizes (absent from that answer) from one
+    data listing per 100 files of each project the outputs are in."""
+    resp = yield get(
+        creds, f"/api/projects/{project}/analyses/{analysis}/outputs", V3, "list outputs"
+    )
+    found, where = flatten(response_json(resp), project)
+    sizes: dict[str, int] = {}
+    for owner, files in output_projects(found, where, project).items():
+        for start in range(0, len(files), SIZE_CHUNK):
+            chunk = files[start : start + SIZE_CHUNK]
+            listed = yield from lookups.pages(
+                f"/api/projects/{owner}/data", "output sizes", id=chunk, pageSize=str(len(chunk))
+            )
+            for entry in listed:
+                data = entry.get("data")
+                details = data.get("details") if isinstance(data, dict) else None
+                size = details.get("fileSizeInBytes") if isinstance(details, dict) else None
+                if isinstance(size, int) and isinstance(data, dict):
+                    sizes[str(data.get("id"))] = size
+    rows = [Output(o.path, sizes.get(o.id or "", o.size), o.kind, o.id) for o in found]
+    return rows, where
+
+
+def file_urls(
+    creds: Credentials, files: list[Output], where: dict[str, str], project: str
+) -> Exchange[dict[str, str]]:
+    """Presigned URLs (``createDownloadUrlsForData``), asked in each file's project."""
+    urls: dict[str, str] = {}
+    for owner, ids in output_projects(files, where, project).items():
+        resp = yield post(
+            creds,
+            f"/api/projects/{owner}/data:createDownloadUrls",
+            V3,
+            "create download urls",
+            {"dataIds": ids},
+            read_only=True,
+        )
+        for item in response_json(resp).get("items", []):
+            if isinstance(item, dict) and isinstance(item.get("url"), str):
+                urls[str(item.get("dataId"))] = item["url"]
+    return urls
