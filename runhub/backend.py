@@ -50,6 +50,9 @@ READ_ONLY = "runhub.read_only"
 IDEMPOTENT = "runhub.idempotent"
 #: ``request.extensions`` key: a short description of what the request is for (logs).
 PURPOSE = "runhub.purpose"
+#: ``request.extensions`` key: secrets this request carries that ``secrets()`` could not
+#: name when the driver was built (a token obtained mid-session); the driver masks them.
+SECRETS = "runhub.secrets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,13 +284,15 @@ def request(
     read_only: bool | None = None,
     idempotent: bool | None = None,
     purpose: str | None = None,
+    secrets: Sequence[str] = (),
 ) -> httpx.Request:
     """Build a request for an exchange to yield.
 
     The body is ``json_body`` (JSON), or ``form`` text fields plus ``files``
     (:class:`runhub.forms.FormFile`), sent as ``multipart/form-data`` even without
     files. ``read_only`` defaults to True for GET/HEAD. A request with an
-    ``Idempotency-Key`` header is idempotent unless told otherwise.
+    ``Idempotency-Key`` header is idempotent unless told otherwise. ``secrets``
+    lists credentials it carries that the driver must mask from then on.
     """
     import httpx  # here, not at import time: backends without HTTP never load it
 
@@ -312,6 +317,8 @@ def request(
     req.extensions[IDEMPOTENT] = idempotent
     if purpose:
         req.extensions[PURPOSE] = purpose
+    if secrets:
+        req.extensions[SECRETS] = tuple(secrets)
     return req
 
 
@@ -372,6 +379,7 @@ __all__ = [
     "IDEMPOTENT",
     "PURPOSE",
     "READ_ONLY",
+    "SECRETS",
     "Backend",
     "Capabilities",
     "Exchange",

@@ -51,6 +51,7 @@ class DryRunDriver(SyncDriver):
         self.lookups: list[httpx.Request] = []
 
     def send(self, request: httpx.Request) -> httpx.Response:
+        self.learn_secrets(request)  # the request shown must be masked too
         if not is_read_only(request):
             raise _Stop(request)
         self.lookups.append(request)

@@ -35,7 +35,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import httpx
 import stamina
 
-from runhub.backend import PURPOSE, Backend, Operation, is_idempotent, is_read_only
+from runhub.backend import PURPOSE, SECRETS, Backend, Operation, is_idempotent, is_read_only
 from runhub.errors import (
     AmbiguousLaunch,
     PlatformError,
@@ -134,7 +134,14 @@ class _Policy:
         self.sent = 0
         self.pacer = Pacer()
 
+    def learn_secrets(self, request: httpx.Request) -> None:
+        """Mask, from now on, the secrets a request says it carries (``SECRETS``)."""
+        carried = request.extensions.get(SECRETS)
+        if carried:
+            self.redact.add(carried)
+
     def _prepare(self, request: httpx.Request) -> None:
+        self.learn_secrets(request)
         request.extensions.setdefault("timeout", self.policy.timeout().as_dict())
 
     def _retry_context(self) -> Any:
@@ -332,18 +339,21 @@ class AsyncDriver(_Policy):
     ) -> None:
         super().__init__(backend, policy, redact)
         self.http = http
-        self._inflight: dict[tuple[str, tuple[tuple[bytes, bytes], ...]], asyncio.Task[Any]] = {}
+        self._inflight: dict[
+            tuple[str, str, tuple[tuple[bytes, bytes], ...], bytes], asyncio.Task[Any]
+        ] = {}
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send one request under the retry policy; raises runhub errors.
 
-        Identical GETs in flight at the same time share one request and its answer:
-        the first launches of a batch all look up the same pipeline before any
-        answer is cached, and would otherwise each ask.
+        Identical read-only requests in flight at the same time share one request and
+        its answer: the first launches of a batch all look up the same pipeline (or
+        exchange the same key for a token) before any answer is cached, and would
+        otherwise each ask.
         """
-        if request.method != "GET":
+        if not is_read_only(request):
             return await self._send(request)
-        key = (str(request.url), tuple(request.headers.raw))
+        key = (request.method, str(request.url), tuple(request.headers.raw), request.content)
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(self._send(request))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runhub_ica.auth import TOKENS
 from runhub_ica.backend import IcaBackend
 from runhub_ica.emulator import IcaEmulator, seed
 
@@ -35,7 +36,9 @@ REF_TAR = "/reference/hg38-alt_masked.cnv.graph.hla.rna-9-r3.0-1.tar"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No settings leak in from the developer's environment or profile file."""
+    """No settings leak in from the developer's environment or profile file, and no
+    JWT from an earlier test's emulator (each emulator is its own ICA)."""
+    TOKENS.clear()
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RUNHUB_CONFIG", str(tmp_path / "no-config.toml"))

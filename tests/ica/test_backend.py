@@ -37,7 +37,11 @@ def test_launch_wait_outputs(client: Client, app: IcaEmulator, clock: Clock) -> 
     assert final.ended is not None
     outputs = client.outputs(launched.ref)
     files = [o for o in outputs if o.kind == "file"]
-    assert {o.path for o in outputs} >= {"out/", "out/results/"}
+    root = outputs[0].path  # the output folder, by name: paths come from the names
+    assert root.endswith("/")
+    assert outputs[0].kind == "folder"
+    assert {o.path for o in outputs} >= {root, f"{root}results/"}
+    assert all(o.path.startswith(root) for o in outputs)
     assert all(o.id and o.id.startswith("fil.") for o in files)
     assert all(isinstance(o.size, int) and o.size > 0 for o in files)
     with_urls = client.download_urls(launched.ref, outputs)
@@ -317,7 +321,7 @@ def test_key_in_flight_is_409_retried_then_ambiguous(client: Client, app: IcaEmu
     # 409 = the first request with this key is still in progress (spec text on every
     # keyed create): the outcome is unknown, never "failed, nothing created".
     path = f"/ica/rest/api/projects/{seed.PROJECT_ID}/analysis:nextflow"
-    app.begin_in_flight(path, "k-3", app.user_of(API_KEY), "{}")
+    app.begin_in_flight(path, "k-3", app.user_of(API_KEY))
     with pytest.raises(AmbiguousLaunch) as info:
         client.launch(spec(), key="k-3")
     assert "still in progress" in str(info.value)

@@ -17,6 +17,7 @@ fails if any cassette holds one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -47,7 +48,10 @@ REAL_SETTINGS = {
 PIPELINE = os.environ.get("RUNHUB_ICA_PIPELINE", DRAGEN)
 INPUTS = os.environ.get("RUNHUB_ICA_INPUT", f"fastqs:/fastqs/,ref_tar:{REF_TAR}")
 RECORDING_KEY = "emulator-recording-key-7c1d"
+#: What a recorded ``POST /api/tokens`` answer holds instead of the JWT.
+SCRUBBED_TOKEN = "scrubbed-jwt"
 CREDENTIAL_PATTERNS = [
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}"),  # base64url of '{"': a JWT's header or claims
     re.compile(r"x-api-key", re.IGNORECASE),
     re.compile(r"authorization", re.IGNORECASE),
     re.compile(r"bearer\s", re.IGNORECASE),
@@ -60,6 +64,9 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     for name in list(headers):
         if name.lower() in ("set-cookie", "authorization", "x-api-key"):
             del headers[name]
+    body = response.get("body", {}).get("string")
+    if isinstance(body, bytes) and body.startswith(b'{"token"'):  # POST /api/tokens
+        response["body"]["string"] = json.dumps({"token": SCRUBBED_TOKEN}).encode()
     return response
 
 

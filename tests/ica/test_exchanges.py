@@ -39,10 +39,16 @@ def analysis(ident: str = "a-1", status: str = "REQUESTED") -> dict[str, Any]:
 def drive(
     gen: Generator[httpx.Request, httpx.Response, Any], answer: Answer
 ) -> tuple[Any, list[httpx.Request]]:
-    """Run an exchange, answering each request with ``answer``; returns (result, requests)."""
+    """Run an exchange, answering each request with ``answer``; returns (result, requests).
+
+    ``POST /api/tokens`` is refused (404) and left out of the requests: these tests are
+    about the operations; test_auth.py covers the token exchange.
+    """
     sent: list[httpx.Request] = []
 
     def respond(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/api/tokens"):
+            return problem(404, "ICA_EMU_NOT_FOUND")
         sent.append(request)
         status, body = answer(request)
         return httpx.Response(status, json=body, request=request)
@@ -132,9 +138,10 @@ def test_status_cancel_outputs_urls() -> None:
     assert is_idempotent(abort)
     assert status.native == "ABORTING"
 
+    # mountPath is documented as the input location on the machine: never an output path
     tree = {"items": [{"code": "out", "data": [
-        {"dataId": "fol.o", "name": "out", "dataType": "FOLDER", "mountPath": "out/", "children": [
-            {"dataId": "fil.r", "name": "r.html", "dataType": "FILE", "mountPath": "out/r.html"},
+        {"dataId": "fol.o", "name": "out", "dataType": "FOLDER", "mountPath": "/ces/", "children": [
+            {"dataId": "fil.r", "name": "r.html", "dataType": "FILE", "mountPath": "/ces/r.html"},
             {"dataId": "fol.s", "name": "sub", "dataType": "FOLDER", "children": [
                 {"dataId": "fil.t", "name": "t.tsv", "dataType": "FILE"}]}]}]}]}  # fmt: skip
     listing = {"items": [{"data": {"id": "fil.r", "details": {"fileSizeInBytes": 10}}}]}
@@ -146,7 +153,7 @@ def test_status_cancel_outputs_urls() -> None:
     assert [(o.path, o.kind, o.id, o.size) for o in outputs] == [
         ("out/", "folder", "fol.o", None),
         ("out/r.html", "file", "fil.r", 10),
-        ("out/sub", "folder", "fol.s", None),
+        ("out/sub/", "folder", "fol.s", None),
         ("out/sub/t.tsv", "file", "fil.t", None),
     ]
     assert sent[1].url.params.get_list("id") == ["fil.r", "fil.t"]

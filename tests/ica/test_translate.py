@@ -51,6 +51,9 @@ def resolved(spec: RunSpec, **kw: Any) -> Resolved:
         m.source if m.kind == "id" else (FIL if m.kind == "path" else None) for m in p.mounts
     )
     codes = tuple(m.input or "fastqs" for m in p.mounts)
+    # what the launch looks up for data ids: the data's name (mount paths end with it)
+    names = tuple(f"{m.source}.name" if m.kind == "id" else None for m in p.mounts)
+    kw.setdefault("data_names", names)
     return Resolved(PROJECT, PIPELINE, data_ids=ids, input_codes=codes, **kw)
 
 
@@ -188,12 +191,16 @@ def test_cwl_json_input_describes_files_and_directories() -> None:
         ],
         parameters={"threads": 4},
     )
-    ai = body(plan(spec), resolved(spec), key="k")["analysisInput"]
+    names = ("reads.fq.gz", "GRCh38-index", "extra.fq.gz")  # as the launch looks them up
+    ai = body(plan(spec), resolved(spec, data_names=names), key="k")["analysisInput"]
     assert json.loads(ai["inputJson"]) == {
         "threads": 4,
         "reads": {"class": "File", "location": "in/reads.fq.gz"},
-        "index": {"class": "Directory", "location": FOL},
+        # a mount path ends with the data's name (AnalysisInputDataMount.mountPath), never
+        # the data id
+        "index": {"class": "Directory", "location": "GRCh38-index"},
     }
+    assert ai["mounts"][1] == {"dataId": FOL, "mountPath": "GRCh38-index"}
     assert ai["dataIds"] == [FIL]
 
 

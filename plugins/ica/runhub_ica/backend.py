@@ -3,13 +3,15 @@
 Lookups (pipeline codes, storage sizes, data paths, pipeline inputs, project names)
 are cached per backend instance, so a samplesheet of 1000 runs of one pipeline costs
 one lookup of each kind, and polling 1000 runs of one batch costs one search request.
+Every operation first makes sure of its credentials (:mod:`runhub_ica.auth`: the API
+key exchanged once per process for a JWT); a 401 to a JWT renews it once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -22,28 +24,36 @@ from runhub.backend import (
     response_json,
 )
 from runhub.detail import LogText, RunDetail
-from runhub.errors import PlatformError, SpecError
+from runhub.errors import AuthError, PlatformError, SpecError
 from runhub.gather import gather
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+from runhub_ica.auth import Credentials
+from runhub_ica.datapaths import DataItem
 from runhub_ica.inspection import Inspector
 from runhub_ica.lookups import Lookups
+from runhub_ica.names import check_key
+from runhub_ica.outputs import file_urls, list_outputs
 from runhub_ica.preflight import Preflight
 from runhub_ica.problems import error_for
+from runhub_ica.recovery import find_launch
 from runhub_ica.settings import IcaSettings
 from runhub_ica.states import STATES
 from runhub_ica.translate import (
     V3,
     V4,
+    Plan,
     Resolved,
     batch_tag,
     body,
-    key_tag,
+    check_form,
+    endpoint,
+    needs_name,
     plan,
 )
 from runhub_ica.wire import get, post
 
-_SIZE_CHUNK = 100
+T = TypeVar("T")
 
 
 def _time(value: Any) -> datetime | None:
@@ -81,9 +91,12 @@ class IcaBackend(Backend):
 
     def __init__(self, settings: IcaSettings) -> None:
         super().__init__(settings)
-        self.lookups = Lookups(settings)
-        self._preflight = Preflight(settings, self.lookups)
-        self._inspector = Inspector(settings, self._to_status)
+        self.creds = Credentials(settings)
+        self.lookups = Lookups(self.creds)
+        #: data id -> project of the outputs listed (outputs may go to another project)
+        self._output_projects: dict[str, str] = {}
+        self._preflight = Preflight(self.creds, self.lookups)
+        self._inspector = Inspector(self.creds, self._to_status)
 
     # -- offline -----------------------------------------------------------------
 
@@ -96,10 +109,29 @@ class IcaBackend(Backend):
         return error_for(response, context)
 
     def close(self) -> None:
-        """Forget cached lookups."""
+        """Forget cached lookups (the process's JWT stays: other backends share it)."""
         self.lookups.clear()
         self._preflight.clear()
         self._inspector.clear()
+
+    def secrets(self) -> list[str]:
+        """The key or token of the settings, and the JWT obtained for the key, if any."""
+        token = self.creds.token()
+        return [*super().secrets(), *([token] if token else [])]
+
+    def _authed(self, make: Callable[[], Exchange[T]]) -> Exchange[T]:
+        """Run an operation with credentials at hand; a 401 to the cached JWT (revoked,
+        or expired early) renews it and runs the operation once more. Safe: ICA did
+        nothing for a request it refused, and a create carries its Idempotency-Key."""
+        yield from self.creds.ready()
+        used = self.creds.token()
+        try:
+            return (yield from make())
+        except AuthError as error:
+            if error.status != 401 or not self.creds.forget(used):
+                raise
+        yield from self.creds.ready()
+        return (yield from make())
 
     def _split(self, ref: RunRef) -> tuple[str, str]:
         project, sep, analysis = ref.id.rpartition("/")
@@ -111,6 +143,19 @@ class IcaBackend(Backend):
                 hint="write it as ica:<projectId>/<analysisId>",
             )
         return project, analysis
+
+    def _where(self, ref: RunRef) -> Exchange[tuple[str, str]]:
+        """(project id, analysis id) of a reference; a project name is resolved."""
+        project, analysis = self._split(ref)
+        where = "ICAV2_PROJECT_ID" if "/" not in ref.id else str(ref)
+        return (yield from self.lookups.project_id(project, where)), analysis
+
+    def _project(self, override: str | None) -> Exchange[str]:
+        """The run's project id: ``options.ica.project`` or ``ICAV2_PROJECT_ID`` (an id or
+        an exact project name)."""
+        text = self.settings.project(override)
+        where = "options.ica.project" if override else "ICAV2_PROJECT_ID"
+        return (yield from self.lookups.project_id(text, where))
 
     def _to_status(self, data: Any, project: str, batch: str | None) -> RunStatus:
         if not isinstance(data, dict) or "id" not in data:
@@ -137,36 +182,51 @@ class IcaBackend(Backend):
 
     def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> Exchange[RunStatus]:
         """Resolve codes/paths/storage (cached), then POST the create with ``Idempotency-Key``."""
-        return self._launch(spec, key, batch)
-
-    def _launch(self, spec: RunSpec, key: str, batch: str | None) -> Exchange[RunStatus]:
         p = plan(spec)
-        self.settings.auth_headers()  # ConfigError before any request
-        project = self.settings.project(p.project)
+        check_key(key)
+        self.settings.auth_headers()  # ConfigErrors before any request
+        self.settings.project(p.project)
+        return self._authed(lambda: self._launch(p, key, batch))
+
+    def _launch(self, p: Plan, key: str, batch: str | None) -> Exchange[RunStatus]:
+        project = yield from self._project(p.project)
         # independent lookups (each cached after its first answer) in one round trip
         found = yield from gather(
             self.lookups.pipeline(project, p),
             *(
-                self.lookups.data_id(project, mount, index)
+                self.lookups.data(project, mount, index)
                 if mount.kind == "path"
-                else (mount.source if mount.kind == "id" else None)
+                else (
+                    self.lookups.data_name(project, mount.source) if needs_name(p, index) else None
+                )
                 for index, mount in enumerate(p.mounts)
             ),
             self.lookups.storage(project, p.storage),
         )
-        pipeline_id, data_ids, storage_id = found[0], found[1:-1], found[-1]
-        codes = yield from self.lookups.input_codes(project, pipeline_id, p)
+        pipeline, per_mount, storage_id = found[0], found[1:-1], found[-1]
+        data_ids = tuple(
+            item.id if isinstance(item, DataItem) else (m.source if m.kind == "id" else None)
+            for m, item in zip(p.mounts, per_mount, strict=True)
+        )
+        names = tuple(
+            item.name if isinstance(item, DataItem) else item if isinstance(item, str) else None
+            for item in per_mount
+        )
+        codes = yield from self.lookups.input_codes(project, pipeline.id, p)
         activation = p.activation if p.activation != "auto" else None
-        resolved = Resolved(project, pipeline_id, storage_id, activation, tuple(data_ids), codes)
+        resolved = Resolved(
+            project, pipeline.id, storage_id, activation, data_ids, codes, names, pipeline.form
+        )
+        check_form(p, resolved)  # what a JSON-form pipeline cannot take: before any POST
         payload = body(p, resolved, key=key, batch=batch)
         if p.activation == "auto":
             search = {
                 "projectId": project,
-                "pipelineId": pipeline_id,
+                "pipelineId": pipeline.id,
                 "analysisInput": payload["analysisInput"],
             }
             resp = yield post(
-                self.settings,
+                self.creds,
                 "/api/activationCodes:findBestMatchingForNextflow",
                 V3,
                 "find activation code",
@@ -175,8 +235,8 @@ class IcaBackend(Backend):
             )
             payload["activationCodeDetailId"] = str(response_json(resp)["id"])
         created = yield post(
-            self.settings,
-            f"/api/projects/{project}/{p.endpoint}",
+            self.creds,
+            f"/api/projects/{project}/{endpoint(p, resolved)}",
             V4,
             f"create {p.kind} analysis",
             payload,
@@ -190,56 +250,59 @@ class IcaBackend(Backend):
         """Find the run an interrupted launch with ``key`` created, by its key tag.
 
         Within 7 days ICA would replay the first answer to the same key anyway; the
-        tag also covers older attempts, and a run already claimed is never adopted.
+        tag also covers older attempts. The spec does not say how ``analysis:search``
+        matches tags, so its answer is only a list of candidates: a run is adopted
+        only if it carries the exact key tag, is in the expected project and runs the
+        expected pipeline, and no other launch claimed it. Every page is read.
         """
-        return self._recover(spec, key, claimed)
+        p = plan(spec)
+        self.settings.project(p.project)
+        return self._authed(lambda: self._recover(p, key, claimed))
 
-    def _recover(
-        self, spec: RunSpec, key: str, claimed: frozenset[str]
-    ) -> Exchange[RunStatus | None]:
-        project = self.settings.project(plan(spec).project)
-        resp = yield post(
-            self.settings,
-            f"/api/projects/{project}/analysis:search",
-            V3,
-            "find an interrupted launch",
-            {"technicalTags": [key_tag(key)]},
-            read_only=True,
-            params={"pageSize": "10"},
+    def _recover(self, p: Plan, key: str, claimed: frozenset[str]) -> Exchange[RunStatus | None]:
+        project = yield from self._project(p.project)
+        pipeline = yield from self.lookups.pipeline(project, p)
+        found = yield from find_launch(
+            self.creds, project, pipeline.id, key, claimed, self.settings.page_size
         )
-        for item in response_json(resp).get("items", []):
-            if isinstance(item, dict) and f"{project}/{item.get('id')}" not in claimed:
-                return self._to_status(item, project, None)
-        return None
+        return self._to_status(found, project, None) if found is not None else None
 
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""
-        project, analysis = self._split(ref)
+        self._split(ref)
+        return self._authed(lambda: self._status(ref))
+
+    def _status(self, ref: RunRef) -> Exchange[RunStatus]:
+        project, analysis = yield from self._where(ref)
         resp = yield get(
-            self.settings, f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis"
+            self.creds, f"/api/projects/{project}/analyses/{analysis}", V4, "get analysis"
         )
         return self._to_status(response_json(resp), project, ref.batch)
 
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
         """One ``analysis:search`` page per 1000 runs of a batch; per-run GETs otherwise."""
-        return self._statuses(list(refs))
+        asked = list(refs)
+        for ref in asked:
+            self._split(ref)
+        return self._authed(lambda: self._statuses(asked))
 
     def _statuses(self, refs: list[RunRef]) -> Exchange[list[RunStatus]]:
         results: list[RunStatus | None] = [None] * len(refs)
         groups: dict[tuple[str, str], dict[str, list[int]]] = {}
         for index, ref in enumerate(refs):
             if ref.batch:
-                project, analysis = self._split(ref)
+                project, analysis = yield from self._where(ref)
                 groups.setdefault((project, ref.batch), {}).setdefault(analysis, []).append(index)
         for (project, batch), wanted in groups.items():
             found: set[str] = set()
             token: str | None = None
+            tokens: set[str] = set()  # a token handed out twice ends the listing
             while True:
                 params: dict[str, Any] = {"pageSize": str(self.settings.page_size)}
                 if token:
                     params["pageToken"] = token
                 resp = yield post(
-                    self.settings,
+                    self.creds,
                     f"/api/projects/{project}/analysis:search",
                     V3,
                     "search analyses of a batch",
@@ -255,109 +318,104 @@ class IcaBackend(Backend):
                         results[index] = self._to_status(item, project, batch)
                         found.add(str(item.get("id")))
                 token = data.get("nextPageToken") or None
-                if not token or len(found) == len(wanted):
+                if not token or token in tokens or len(found) == len(wanted):
                     break
+                tokens.add(token)
         for index, ref in enumerate(refs):
             if results[index] is None:  # no batch, or not (yet) visible to search
-                results[index] = yield from self.status(ref)
+                results[index] = yield from self._status(ref)
         return [r for r in results if r is not None]
 
     def cancel(self, ref: RunRef) -> Exchange[RunStatus]:
         """``POST …/analyses/{id}:abort`` (explicit v3 headers; 204), then the status."""
-        project, analysis = self._split(ref)
+        self._split(ref)
+        return self._authed(lambda: self._cancel(ref))
+
+    def _cancel(self, ref: RunRef) -> Exchange[RunStatus]:
+        project, analysis = yield from self._where(ref)
         yield post(
-            self.settings,
+            self.creds,
             f"/api/projects/{project}/analyses/{analysis}:abort",
             V3,
             "abort analysis",
             idempotent=True,
         )
-        return (yield from self.status(ref))
+        return (yield from self._status(ref))
 
     def outputs(self, ref: RunRef) -> Exchange[list[Output]]:
-        """``GET …/analyses/{id}/outputs`` flattened into files and folders."""
-        project, analysis = self._split(ref)
-        resp = yield get(
-            self.settings,
-            f"/api/projects/{project}/analyses/{analysis}/outputs",
-            V3,
-            "list outputs",
-        )
-        found: list[Output] = []
-        for item in response_json(resp).get("items", []):
-            for data in item.get("data") or []:
-                _flatten(data, "", found)
-        # The outputs answer has no sizes: one data listing per 100 files adds them.
-        files = [o.id for o in found if o.kind == "file" and o.id]
-        sizes: dict[str, int] = {}
-        for start in range(0, len(files), _SIZE_CHUNK):
-            chunk = files[start : start + _SIZE_CHUNK]
-            listed = yield get(
-                self.settings,
-                f"/api/projects/{project}/data",
-                V3,
-                "output sizes",
-                id=chunk,
-                pageSize=str(len(chunk)),
-            )
-            for entry in response_json(listed).get("items", []):
-                data = entry.get("data") if isinstance(entry, dict) else None
-                details = data.get("details") if isinstance(data, dict) else None
-                size = details.get("fileSizeInBytes") if isinstance(details, dict) else None
-                if isinstance(size, int) and isinstance(data, dict):
-                    sizes[str(data.get("id"))] = size
-        return [Output(o.path, sizes.get(o.id or "", o.size), o.kind, o.id) for o in found]
+        """``GET …/analyses/{id}/outputs`` flattened into files and folders.
+
+        Paths are built from the outputs' own names (``AnalysisData.name``, from the
+        output folder down); ``mountPath`` is documented as the *input* location on
+        the machine, so it is not used. Sizes come from the project the outputs are
+        in (``AnalysisOutput.projectId``: ``analysisOutput`` may target another one).
+        """
+        self._split(ref)
+        return self._authed(lambda: self._outputs(ref))
+
+    def _outputs(self, ref: RunRef) -> Exchange[list[Output]]:
+        project, analysis = yield from self._where(ref)
+        found, where = yield from list_outputs(self.creds, self.lookups, project, analysis)
+        self._output_projects.update(where)
+        return found
 
     def download_urls(self, ref: RunRef, outputs: Sequence[Output]) -> Exchange[list[Output]]:
-        """Presigned URLs for the file outputs (``POST …/data:createDownloadUrls``)."""
-        return self._download_urls(ref, list(outputs))
+        """Presigned URLs for the file outputs (``POST …/data:createDownloadUrls``, in
+        the project each output is in)."""
+        self._split(ref)
+        asked = list(outputs)
+        return self._authed(lambda: self._download_urls(ref, asked))
 
     def _download_urls(self, ref: RunRef, outputs: list[Output]) -> Exchange[list[Output]]:
-        project, _ = self._split(ref)
-        ids = [o.id for o in outputs if o.kind == "file" and o.id]
-        if not ids:
-            return outputs
-        resp = yield post(
-            self.settings,
-            f"/api/projects/{project}/data:createDownloadUrls",
-            V3,
-            "create download urls",
-            {"dataIds": ids},
-            read_only=True,
-        )
-        urls = {i.get("dataId"): i.get("url") for i in response_json(resp).get("items", [])}
-        return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id, o.url)) for o in outputs]
+        project, _ = yield from self._where(ref)
+        files = [o for o in outputs if o.kind == "file" and o.id]
+        urls = yield from file_urls(self.creds, files, self._output_projects, project)
+        return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id or "", o.url)) for o in outputs]
 
     # -- pre-flight, detail, logs, the platform's runs (see preflight.py, inspection.py)
 
     def preflight(self, spec: RunSpec) -> Exchange[None]:
         """The launch's lookups and the pipeline's input codes (cached); nothing is created."""
-        return self._preflight.check(spec)
+        p = plan(spec)
+        self.settings.auth_headers()  # ConfigErrors before any request
+        self.settings.project(p.project)
+        return self._authed(lambda: self._preflight_check(spec, p))
+
+    def _preflight_check(self, spec: RunSpec, p: Plan) -> Exchange[None]:
+        project = yield from self._project(p.project)
+        return (yield from self._preflight.check(spec, project))
 
     def detail(self, ref: RunRef) -> Exchange[RunDetail]:
         """The analysis, its parameters and inputs."""
-        project, analysis = self._split(ref)
-        return self._inspector.detail(project, analysis, ref.batch)
+        self._split(ref)
+
+        def run() -> Exchange[RunDetail]:
+            project, analysis = yield from self._where(ref)
+            return (yield from self._inspector.detail(project, analysis, ref.batch))
+
+        return self._authed(run)
 
     def logs(self, ref: RunRef, stream: str = "stdout") -> Exchange[LogText]:
         """The steps' logs of ``stream`` (stdout or stderr) that ICA has as files."""
-        project, analysis = self._split(ref)
-        return self._inspector.logs(project, analysis, ref.batch, stream)
+        self._split(ref)
+
+        def run() -> Exchange[LogText]:
+            project, analysis = yield from self._where(ref)
+            return (yield from self._inspector.logs(project, analysis, ref.batch, stream))
+
+        return self._authed(run)
 
     def list_runs(
         self, *, target: str | None = None, limit: int = 100
     ) -> Exchange[list[RunStatus]]:
         """The analyses of the project (``target`` or ``ICAV2_PROJECT_ID``)."""
-        return self._inspector.list_runs(self.settings.project(target), limit)
+        self.settings.project(target)
 
+        def run() -> Exchange[list[RunStatus]]:
+            project = yield from self._project(target)
+            return (yield from self._inspector.list_runs(project, limit))
 
-def _flatten(data: dict[str, Any], parent: str, into: list[Output]) -> None:
-    name = str(data.get("name", ""))
-    path = str(data.get("mountPath") or (f"{parent}/{name}" if parent else name))
-    folder = data.get("dataType") == "FOLDER"
-    into.append(Output(path, None, "folder" if folder else "file", data.get("dataId")))
-    for child in data.get("children") or []:
-        _flatten(child, path.rstrip("/"), into)
+        return self._authed(run)
 
 
 __all__ = ["IcaBackend"]

@@ -30,6 +30,7 @@ from runhub.backend import Exchange, request, response_json
 from runhub.detail import LogText, RunDetail
 from runhub.gather import gather
 from runhub.state import RunStatus
+from runhub_ica.auth import Credentials
 from runhub_ica.settings import IcaSettings
 from runhub_ica.translate import V3, V4
 from runhub_ica.wire import get, post
@@ -49,8 +50,9 @@ def web_url(settings: IcaSettings, project: str, analysis: str) -> str:
 class Inspector:
     """Detail, logs and listings of one ICA tenant; caches log files already read."""
 
-    def __init__(self, settings: IcaSettings, to_status: ToStatus) -> None:
-        self.settings = settings
+    def __init__(self, creds: Credentials, to_status: ToStatus) -> None:
+        self.creds = creds
+        self.settings = creds.settings
         self.to_status = to_status
         self._texts: dict[str, str] = {}
 
@@ -62,9 +64,9 @@ class Inspector:
         """The analysis, its parameters and its inputs (three GETs in one round)."""
         base = f"/api/projects/{project}/analyses/{analysis}"
         got, configs, inputs = yield from gather(
-            self._json(get(self.settings, base, V4, "get analysis")),
-            self._json(get(self.settings, base + "/configurations", V3, "analysis parameters")),
-            self._json(get(self.settings, base + "/inputs", V3, "analysis inputs")),
+            self._json(get(self.creds, base, V4, "get analysis")),
+            self._json(get(self.creds, base + "/configurations", V3, "analysis parameters")),
+            self._json(get(self.creds, base + "/inputs", V3, "analysis inputs")),
         )
         status = self.to_status(got, project, batch)
         pipeline = got.get("pipeline") if isinstance(got, dict) else None
@@ -91,8 +93,8 @@ class Inspector:
         """Every step's log of ``stream`` that ICA has as a file, step by step."""
         base = f"/api/projects/{project}/analyses/{analysis}"
         got, steps = yield from gather(
-            self._json(get(self.settings, base, V4, "get analysis")),
-            self._json(get(self.settings, base + "/steps", V3, "analysis steps")),
+            self._json(get(self.creds, base, V4, "get analysis")),
+            self._json(get(self.creds, base + "/steps", V3, "analysis steps")),
         )
         status = self.to_status(got, project, batch)
         items = steps.get("items") if isinstance(steps, dict) else None
@@ -118,7 +120,7 @@ class Inspector:
     def _file(self, project: str, ident: str) -> Exchange[str]:
         if ident not in self._texts:
             resp = yield post(
-                self.settings,
+                self.creds,
                 f"/api/projects/{project}/data/{ident}:createDownloadUrl",
                 V3,
                 "log download url",
@@ -139,7 +141,7 @@ class Inspector:
                 params["pageToken"] = token
             data = yield from self._json(
                 post(
-                    self.settings,
+                    self.creds,
                     f"/api/projects/{project}/analysis:search",
                     V3,
                     "list analyses",

@@ -10,22 +10,26 @@ NAME_RULE = (
     "ICA run names (userReference) are 1-255 characters: letters, digits, space, '_' "
     "and '-', with '/' only between non-empty parts"
 )
-_NAME = re.compile(r"^[a-zA-Z0-9 _-]*(/[a-zA-Z0-9 _-]+)*$")
+#: The spec's userReference pattern (``^…$``), applied with ``fullmatch``: ``$`` alone
+#: also matches before a trailing newline, which ICA would refuse.
+_NAME = re.compile(r"[a-zA-Z0-9 _-]*(/[a-zA-Z0-9 _-]+)*")
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9 _/-]+")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATA_ID = re.compile(r"^(fil|fol)\.[0-9A-Za-z]+$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATA_ID = re.compile(r"(fil|fol)\.[0-9A-Za-z]+")
 BATCH_TAG_PREFIX = "runhub-batch:"
+#: ``Idempotency-Key`` is ``maxLength: 255`` on every create operation of the spec.
+MAX_KEY = 255
 KEY_TAG_PREFIX = "runhub-key:"
 
 
 def is_uuid(text: str) -> bool:
     """True for a canonical UUID (pipeline, storage, project and activation ids)."""
-    return bool(_UUID.match(text))
+    return bool(_UUID.fullmatch(text))
 
 
 def is_data_id(text: str) -> bool:
     """True for an ICA data id (``fil.…`` or ``fol.…``)."""
-    return bool(_DATA_ID.match(text))
+    return bool(_DATA_ID.fullmatch(text))
 
 
 def batch_tag(batch: str) -> str:
@@ -48,12 +52,23 @@ def suggest_name(text: str) -> str:
 
 def check_name(name: str, field: str = "name") -> str:
     """``name`` if it is a valid userReference, else a SpecError quoting the rule."""
-    if 1 <= len(name) <= 255 and _NAME.match(name):
+    if 1 <= len(name) <= 255 and _NAME.fullmatch(name):
         return name
     raise SpecError(
         f"{name!r} is not a valid ICA run name",
         field=field,
         hint=f"{NAME_RULE}; e.g. {suggest_name(name)!r}",
+    )
+
+
+def check_key(key: str) -> str:
+    """``key`` if ICA can take it as an ``Idempotency-Key``, else a SpecError."""
+    if 1 <= len(key) <= MAX_KEY and key.isprintable() and key.strip() == key:
+        return key
+    raise SpecError(
+        f"the launch key is {len(key)} characters long or holds spaces or control characters",
+        field="key",
+        hint=f"ICA takes an Idempotency-Key of 1-{MAX_KEY} printable characters",
     )
 
 

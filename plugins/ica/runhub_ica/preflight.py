@@ -20,8 +20,8 @@ from runhub.backend import Exchange, response_json
 from runhub.errors import SpecError
 from runhub.gather import gather
 from runhub.spec import RunSpec
+from runhub_ica.auth import Credentials
 from runhub_ica.lookups import Lookups
-from runhub_ica.settings import IcaSettings
 from runhub_ica.translate import CUSTOM_KINDS, V3, plan
 from runhub_ica.wire import get
 
@@ -29,8 +29,9 @@ from runhub_ica.wire import get
 class Preflight:
     """Read-only checks of a spec against the project, sharing the launch's caches."""
 
-    def __init__(self, settings: IcaSettings, lookups: Lookups) -> None:
-        self.settings = settings
+    def __init__(self, creds: Credentials, lookups: Lookups) -> None:
+        self.creds = creds
+        self.settings = creds.settings
         self.lookups = lookups
         self._inputs: dict[tuple[str, str], list[str]] = {}
 
@@ -38,21 +39,20 @@ class Preflight:
         """Forget the input codes looked up."""
         self._inputs.clear()
 
-    def check(self, spec: RunSpec) -> Exchange[None]:
-        """Raise what a launch of ``spec`` would run into; None if it would be sent."""
+    def check(self, spec: RunSpec, project: str) -> Exchange[None]:
+        """Raise what a launch of ``spec`` in ``project`` (an id) would run into; None if
+        it would be sent."""
         p = plan(spec)
-        self.settings.auth_headers()  # ConfigError before any request
-        project = self.settings.project(p.project)
         found = yield from gather(
             self.lookups.pipeline(project, p),
             *(
-                self.lookups.data_id(project, mount, index)
+                self.lookups.data(project, mount, index)
                 for index, mount in enumerate(p.mounts)
                 if mount.kind == "path"
             ),
             self.lookups.storage(project, p.storage),
         )
-        pipeline_id = str(found[0])
+        pipeline_id = found[0].id
         if p.kind in CUSTOM_KINDS or not p.mounts:
             return None
         known = yield from self._input_codes(project, pipeline_id)
@@ -70,7 +70,7 @@ class Preflight:
         key = (project, pipeline_id)
         if key not in self._inputs:
             resp = yield get(
-                self.settings,
+                self.creds,
                 f"/api/projects/{project}/pipelines/{pipeline_id}/inputParameters",
                 V3,
                 "list pipeline inputs",

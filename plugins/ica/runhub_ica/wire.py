@@ -1,4 +1,9 @@
-"""Building ICA requests: base URL, credentials, versioned media types, markings."""
+"""Building ICA requests: base URL, credentials, versioned media types, markings.
+
+Every request carries what :class:`~runhub_ica.auth.Credentials` holds now (the JWT,
+else the key) and names the secret it carries (``runhub.secrets``), so the driver
+masks a token obtained after it was built.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,24 @@ from typing import Any
 import httpx
 
 from runhub.backend import request
-from runhub_ica.settings import IcaSettings
+from runhub_ica.auth import Credentials
 
 
-def get(
-    settings: IcaSettings, path: str, accept: str, purpose: str, **params: Any
-) -> httpx.Request:
+def get(creds: Credentials, path: str, accept: str, purpose: str, **params: Any) -> httpx.Request:
     """A GET under the REST root (read-only, retried freely by the driver)."""
-    headers = {**settings.auth_headers(), "Accept": accept}
+    auth, secrets = creds.headers()
     return request(
-        "GET", settings.api_base + path, params=params or None, headers=headers, purpose=purpose
+        "GET",
+        creds.settings.api_base + path,
+        params=params or None,
+        headers={**auth, "Accept": accept},
+        purpose=purpose,
+        secrets=secrets,
     )
 
 
 def post(
-    settings: IcaSettings,
+    creds: Credentials,
     path: str,
     media: str,
     purpose: str,
@@ -33,15 +41,23 @@ def post(
     extra: dict[str, str] | None = None,
 ) -> httpx.Request:
     """A POST with matching ``Accept``/``Content-Type`` versions (ICA requires them)."""
-    headers = {**settings.auth_headers(), "Accept": media, "Content-Type": media}
+    auth, secrets = creds.headers()
+    headers = {**auth, "Accept": media, "Content-Type": media}
     headers.update(extra or {})
     return request(
         "POST",
-        settings.api_base + path,
+        creds.settings.api_base + path,
         params=params,
         json_body=json_body,
         headers=headers,
         read_only=read_only,
         idempotent=idempotent,
         purpose=purpose,
+        secrets=secrets,
     )
+
+
+def bearer_of(req: httpx.Request) -> str | None:
+    """The JWT a request was sent with (None: an API key)."""
+    auth = req.headers.get("Authorization", "")
+    return auth[7:] if auth.lower().startswith("bearer ") else None

@@ -1,14 +1,43 @@
-"""``python -m runhub_ica.emulator --host 127.0.0.1 --port PORT [--speed S] [--faults RATE]``."""
+"""``python -m runhub_ica.emulator --host 127.0.0.1 --port PORT [--speed S] [--faults RATE]
+[--variance] [--refuse-tokens STATUS] [--token-seconds S]``.
+
+Without the ``emulator`` extra it prints one line naming the install command and exits 2.
+"""
 
 from __future__ import annotations
 
-from runhub.testing.emulator import Clock, main
-from runhub_ica.emulator.app import IcaEmulator
+import argparse
+import sys
+from collections.abc import Sequence
+
+from runhub_ica.emulator import missing_extra
 
 
-def _make(speed: float) -> IcaEmulator:
-    return IcaEmulator(Clock(speed))
+def run(argv: Sequence[str] | None = None) -> None:
+    """Parse the ICA options, then serve (``runhub.testing.emulator.main`` does the rest)."""
+    problem = missing_extra()
+    if problem:
+        print(f"python -m runhub_ica.emulator: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    from runhub.testing.emulator import Clock, main
+    from runhub_ica.emulator.app import IcaEmulator
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--variance", action="store_true", help="every documented variance")
+    parser.add_argument("--refuse-tokens", type=int, default=None, metavar="STATUS")
+    parser.add_argument("--token-seconds", type=float, default=3600.0)
+    ours, rest = parser.parse_known_args(argv)
+
+    def make(speed: float) -> IcaEmulator:
+        return IcaEmulator(
+            Clock(speed),
+            variance=ours.variance,
+            refuse_tokens=ours.refuse_tokens,
+            token_seconds=ours.token_seconds,
+        )
+
+    main(make, rest, prog="python -m runhub_ica.emulator")
 
 
 if __name__ == "__main__":
-    main(_make, prog="python -m runhub_ica.emulator")
+    run()

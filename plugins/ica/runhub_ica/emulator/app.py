@@ -7,6 +7,9 @@ schema (400 ``application/problem+json`` when they do not hold), honours
 
 Error codes: ``ICA_API_004`` (invalid Accept header) is the real service's code; the
 others are the emulator's own (``ICA_EMU_*``), since ICA does not publish its codes.
+
+``variance`` (:class:`~runhub_ica.emulator.variance.Variance`) switches on readings
+of the platform the spec allows but does not promise; tests prove runhub under each.
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from runhub.testing.emulator import Clock
-from runhub_ica.emulator import schema
+from runhub_ica.emulator import schema, seed
+from runhub_ica.emulator.catalog import DOWNLOAD_ROOT
 from runhub_ica.emulator.endpoints import Endpoints
 from runhub_ica.emulator.inspection import LOGS, Inspection
 from runhub_ica.emulator.protocol import (
@@ -36,7 +42,12 @@ from runhub_ica.emulator.protocol import (
     Problem,
     Route,
 )
+from runhub_ica.emulator.tokens import Tokens
+from runhub_ica.emulator.variance import Variance
 from runhub_ica.emulator.world import AnalysisRec, World
+
+#: Statuses the emulator may answer to ``POST /api/tokens`` to refuse token creation.
+REFUSALS = frozenset({401, 403, 404, 405, 501})
 
 
 class IcaEmulator(Endpoints, Inspection):
@@ -48,17 +59,32 @@ class IcaEmulator(Endpoints, Inspection):
         *,
         api_keys: set[str] | None = None,
         check_responses: bool = True,
+        variance: Variance | bool = False,
+        token_seconds: float = 3600.0,
+        refuse_tokens: int | None = None,
     ) -> None:
         self.clock = clock or Clock()
         self.world = World(self.clock)
         #: None accepts any non-empty credential; a set accepts only those.
         self.api_keys = api_keys
         self.check_responses = check_responses
+        if isinstance(variance, bool):
+            variance = Variance.documented() if variance else Variance()
+        self.variance = variance
+        self.tokens = Tokens(token_seconds)
+        if refuse_tokens is not None and refuse_tokens not in REFUSALS:
+            raise ValueError(f"refuse_tokens must be one of {sorted(REFUSALS)}")
+        #: Answer ``POST /api/tokens`` with this status (token creation refused).
+        self.refuse_tokens = refuse_tokens
+        #: Requests by how they authenticated: ``api-key``, ``jwt`` (ours), ``bearer``.
+        self.auth: Counter[str] = Counter()
+        self._secret = secrets.token_bytes(16)
         #: ``METHOD path`` of every request handled (tests count requests with it).
         self.log: list[str] = []
         #: The body of every create request that made an analysis, in order.
         self.created: list[dict[str, Any]] = []
-        self._idem: dict[tuple[str, str, str], tuple[str, Any, httpx.Response | None]] = {}
+        #: (path, key, user) -> [state, body fingerprint, answer, 409s still to give]
+        self._idem: dict[tuple[str, str, str], list[Any]] = {}
         self._lock = threading.RLock()
         self._routes = self._make_routes()
 
@@ -76,14 +102,17 @@ class IcaEmulator(Endpoints, Inspection):
             self.log.append(f"{request.method} {path}")
         if path.startswith(LOGS):  # pre-signed: no credentials
             return self.log_download(path[len(LOGS) :])
+        if path.startswith(DOWNLOAD_ROOT) and request.method in ("GET", "HEAD"):
+            with self._lock:
+                return self.download(request)
         try:
             if not path.startswith(ROOT + "/"):
                 raise Problem(404, "ICA_EMU_NOT_FOUND", f"no such endpoint: {path}")
             route, groups = self._route(request.method, path[len(ROOT) :])
-            user = self._authenticate(request)
+            user = self._authenticate(request, minting=route.handler == self._token)
             response_type = self._negotiate(request, route)
             body = self._body(request, route)
-            call = Call(request, groups, user, body)
+            call = Call(request, groups, user, body, response_type)
             key = request.headers.get("Idempotency-Key")
             if key is not None:
                 response = self._idempotent(call, route, key)
@@ -115,15 +144,33 @@ class IcaEmulator(Endpoints, Inspection):
             )
         raise Problem(404, "ICA_EMU_NOT_FOUND", f"no such endpoint: {path}")
 
-    def _authenticate(self, request: httpx.Request) -> str:
+    def _authenticate(self, request: httpx.Request, *, minting: bool = False) -> str:
+        """The user a request is made by. ``minting``: ``POST /api/tokens``, whose
+        security is ApiKeyAuth | BasicAuth | PsTokenAuth (not a JWT)."""
         key = request.headers.get("X-API-Key", "")
         auth = request.headers.get("Authorization", "")
-        credential = key or (auth[7:] if auth.lower().startswith("bearer ") else "")
-        if not credential:
+        bearer = auth[7:] if auth.lower().startswith("bearer ") else ""
+        if key:
+            if self.api_keys is not None and key not in self.api_keys:
+                raise Problem(401, "ICA_EMU_UNAUTHENTICATED", "The API key is not valid")
+            with self._lock:
+                self.auth["api-key"] += 1
+            return self.user_of(key)
+        if not bearer:
             raise Problem(401, "ICA_EMU_UNAUTHENTICATED", "No X-API-Key or Bearer token given")
-        if self.api_keys is not None and credential not in self.api_keys:
-            raise Problem(401, "ICA_EMU_UNAUTHENTICATED", "The API key or token is not valid")
-        return hashlib.sha256(credential.encode()).hexdigest()[:16]
+        try:
+            user = self.tokens.user_of(bearer)
+        except ValueError as bad:
+            raise Problem(401, "ICA_EMU_UNAUTHENTICATED", str(bad)) from None
+        if minting and user is not None:
+            raise Problem(401, "ICA_EMU_UNAUTHENTICATED", "A JWT cannot be used to create a JWT")
+        if user is None:  # an opaque token (ICAV2_ACCESS_TOKEN), not one of ours
+            if self.api_keys is not None and bearer not in self.api_keys:
+                raise Problem(401, "ICA_EMU_UNAUTHENTICATED", "The token is not valid")
+            user = self.user_of(bearer)
+        with self._lock:
+            self.auth["jwt" if user != self.user_of(bearer) else "bearer"] += 1
+        return user
 
     def _negotiate(self, request: httpx.Request, route: Route) -> str | None:
         accept = request.headers.get("Accept", "")
@@ -193,18 +240,20 @@ class IcaEmulator(Endpoints, Inspection):
         with self._lock:
             stored = self._idem.get(slot)
             if stored is not None:
-                state, stored_print, response = stored
-                if state == "in-flight" or response is None:
-                    raise Problem(
-                        409,
-                        "ICA_EMU_IDEMPOTENCY_IN_FLIGHT",
-                        "A request with this Idempotency-Key is still being processed",
-                    )
-                if stored_print != fingerprint:
+                state, stored_print, response, conflicts = stored
+                if stored_print is not None and stored_print != fingerprint:
                     raise Problem(
                         422,
                         "ICA_EMU_IDEMPOTENCY_MISMATCH",
                         "This Idempotency-Key was used with a different request body",
+                    )
+                if state == "in-flight" or response is None or conflicts > 0:
+                    if conflicts > 0:
+                        stored[3] = conflicts - 1
+                    raise Problem(
+                        409,
+                        "ICA_EMU_IDEMPOTENCY_IN_FLIGHT",
+                        "A request with this Idempotency-Key is still being processed",
                     )
                 return _copy(response)
             self.begin_in_flight(call.request.url.path, key, call.user, fingerprint)
@@ -216,7 +265,8 @@ class IcaEmulator(Endpoints, Inspection):
             raise
         with self._lock:
             if response.status_code < 400:
-                self._idem[slot] = ("done", fingerprint, _copy(response))
+                conflicts = self.variance.in_flight_conflicts
+                self._idem[slot] = ["done", fingerprint, _copy(response), conflicts]
             else:
                 self._idem.pop(slot, None)
         return response
@@ -226,15 +276,30 @@ class IcaEmulator(Endpoints, Inspection):
         with self._lock:
             self._idem.clear()
 
-    def begin_in_flight(self, path: str, key: str, user: str, fingerprint: str) -> None:
-        """Mark a key as in flight (tests use it to provoke the 409)."""
+    def begin_in_flight(
+        self, path: str, key: str, user: str, fingerprint: str | None = None
+    ) -> None:
+        """Mark a key as in flight (tests use it to provoke the 409); ``fingerprint``
+        None stands for whatever body the next request with the key has."""
         with self._lock:
-            self._idem[(path, key, user)] = ("in-flight", fingerprint, None)
+            self._idem[(path, key, user)] = ["in-flight", fingerprint, None, 0]
 
     @staticmethod
     def user_of(credential: str) -> str:
         """The idempotency user for a credential (for :meth:`begin_in_flight`)."""
         return hashlib.sha256(credential.encode()).hexdigest()[:16]
+
+    # -- tokens (spec: createJwtToken) ---------------------------------------------------
+
+    def _token(self, call: Call) -> httpx.Response:
+        if self.refuse_tokens is not None:
+            raise Problem(
+                self.refuse_tokens,
+                "ICA_EMU_TOKENS_REFUSED",
+                "Token creation is not available here; use the API key",
+            )
+        token = self.tokens.mint(call.user, seed.TENANT_NAME)
+        return self._json(200, "token", {"token": token})
 
     # -- answers -------------------------------------------------------------------------
 
@@ -272,8 +337,10 @@ class IcaEmulator(Endpoints, Inspection):
             return Route(method, re.compile(pattern), handler, consumes, produces, model, required)
 
         routes = [
+            route("POST", r"/api/tokens", self._token, None, (V3,)),
             route("GET", r"/api/projects", self._projects, None, (V3,)),
             route("GET", p + r"/pipelines", self._pipelines, None, (V3,)),
+            route("GET", p + r"/pipelines/(?P<pipeline>[^/]+)", self._pipeline_one, None, (V4, V3)),
             route(
                 "GET",
                 p + r"/pipelines/(?P<pipeline>[^/]+)/inputParameters",
@@ -291,6 +358,7 @@ class IcaEmulator(Endpoints, Inspection):
                 "activationCodes:findBestMatchingForNextflow",
             ),
             route("GET", p + r"/data", self._data, None, (V3,)),
+            route("GET", p + r"/data/(?P<data>[^/:]+)", self._data_one, None, (V3,)),
             route(
                 "POST",
                 p + r"/data:createDownloadUrls",
@@ -308,20 +376,19 @@ class IcaEmulator(Endpoints, Inspection):
                 "analysis:search",
                 required=False,
             ),
-            route("GET", a, self._analysis, None, (V4,)),
+            route("GET", a, self._analysis, None, (V4, V3)),
             route("POST", a + r":abort", self._abort, (V3, V4, JSON), None, required=False),
             route("GET", a + r"/outputs", self._outputs, None, (V3,)),
             *self.inspection_routes(route, a, p),
         ]
-        for kind, (media, _) in CREATE_KINDS.items():
-            # The emulator answers creates in v4 only (v3 create answers broke clients).
+        for kind, (consumes, produces, _, _) in CREATE_KINDS.items():
             routes.append(
                 route(
                     "POST",
                     p + rf"/analysis:{kind}",
                     self._creator(kind),
-                    media,
-                    (V4,),
+                    consumes,
+                    produces,
                     f"analysis:{kind}",
                 )
             )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,16 +12,21 @@ import yaml
 
 from runhub.testing.emulator import Clock
 from runhub_ica.emulator import schema, seed
-from runhub_ica.emulator.protocol import CREATE_KINDS, JSON, MAX_PAGE_SIZE, Call, Problem
+from runhub_ica.emulator.catalog import Catalog, page
+from runhub_ica.emulator.protocol import CREATE_KINDS, JSON, V3, Call, Problem
+from runhub_ica.emulator.variance import Variance
 from runhub_ica.emulator.world import TERMINAL, AnalysisRec, World
 
+re_words = re.compile(r"[a-z0-9]+")
 
-class Endpoints:
+
+class Endpoints(Catalog):
     """Handlers for every route; :class:`~runhub_ica.emulator.app.IcaEmulator` adds the
     request checks, routing and idempotency around them."""
 
     world: World
     clock: Clock
+    variance: Variance
     check_responses: bool
     #: The body of every create request that made an analysis, in order.
     created: list[dict[str, Any]]
@@ -46,45 +51,6 @@ class Endpoints:
             raise Problem(404, "ICA_EMU_NOT_FOUND", f"Project {project} not found")
         return project
 
-    def _projects(self, call: Call) -> httpx.Response:
-        search = call.request.url.params.get("search", "").lower()
-        stamp = self.world.stamp(0)
-        base = {
-            "timeCreated": stamp,
-            "timeModified": stamp,
-            "ownerId": seed.OWNER_ID,
-            "tenantId": seed.TENANT_ID,
-        }
-        country = {
-            "id": "c0c0c0c0-0000-4000-8000-0000000000c1",
-            **base,
-            "code": "US",
-            "name": "United States",
-            "region": "us-east-1",
-        }
-        region = {
-            "id": seed.REGION_ID,
-            **base,
-            "code": "US",
-            "country": country,
-            "cityName": "Virginia",
-        }
-        items = [
-            {
-                "id": ident,
-                **base,
-                "tenantName": seed.TENANT_NAME,
-                "name": name,
-                "active": True,
-                "billingMode": "PROJECT",
-                "region": region,
-                "tags": {"technicalTags": [], "userTags": []},
-            }
-            for ident, name in self.world.projects.items()
-            if not search or search in name.lower()
-        ]
-        return self._json(200, "projects", {"items": items, "totalItemCount": len(items)})
-
     def _pipelines(self, call: Call) -> httpx.Response:
         project = self._project(call)
         items = [
@@ -104,6 +70,23 @@ class Endpoints:
                 404, "ICA_EMU_NOT_FOUND", f"Pipeline {ident} not found in project {project}"
             )
         return pipeline
+
+    def _pipeline_one(self, call: Call) -> httpx.Response:
+        project = self._project(call)
+        pipeline = self._pipeline(project, call.groups["pipeline"])
+        if call.accept == V3:
+            item = {
+                "pipeline": self.world.pipeline_v3(pipeline),
+                "projectId": project,
+                "bundleLinks": {"items": []},
+            }
+            return self._json(200, "pipeline-v3", item)
+        body = {
+            "pipeline": self.world.pipeline_v4(pipeline),
+            "projectId": project,
+            "bundleLinks": {"items": []},
+        }
+        return self._json(200, "pipeline", body)
 
     def _inputs(self, call: Call) -> httpx.Response:
         project = self._project(call)
@@ -149,62 +132,6 @@ class Endpoints:
         }
         return self._json(200, "activationCodes:findBestMatchingForNextflow", answer)
 
-    def _data(self, call: Call) -> httpx.Response:
-        project = self._project(call)
-        params = call.request.url.params
-        paths = params.get_list("filePath")
-        mode = params.get("filePathMatchMode", "STARTS_WITH_CASE_INSENSITIVE")
-        if mode not in ("STARTS_WITH_CASE_INSENSITIVE", "FULL_CASE_INSENSITIVE"):
-            raise Problem(
-                400,
-                "ICA_EMU_VALIDATION",
-                f"filePathMatchMode {mode} is not valid",
-                {"filePathMatchMode": "STARTS_WITH_CASE_INSENSITIVE|FULL_CASE_INSENSITIVE"},
-            )
-        kind = params.get("type")
-        ids = set(params.get_list("id"))
-        wanted = [p.lower() for p in paths]
-        items = []
-        for rec in self.world.data.values():
-            if rec.project != project or (ids and rec.id not in ids):
-                continue
-            path = rec.path.lower()
-            if wanted and not any(
-                path == w if mode == "FULL_CASE_INSENSITIVE" else path.startswith(w) for w in wanted
-            ):
-                continue
-            if kind and kind != ("FOLDER" if rec.folder else "FILE"):
-                continue
-            items.append(self.world.data_body(rec))
-        return self._json(
-            200, "data", {"items": items, "nextPageToken": "", "totalItemCount": len(items)}
-        )
-
-    def _download_urls(self, call: Call) -> httpx.Response:
-        project = self._project(call)
-        body = call.body
-        wanted = [("id", i) for i in body.get("dataIds") or []]
-        wanted += [("path", p) for p in body.get("dataPaths") or []]
-        by_path = {r.path: r for r in self.world.data.values() if r.project == project}
-        items = []
-        for how, value in wanted:
-            rec = self.world.data.get(value) if how == "id" else by_path.get(value)
-            if rec is None or rec.project != project:
-                raise Problem(404, "ICA_EMU_NOT_FOUND", f"Data {value} not found in project")
-            if rec.folder:
-                raise Problem(
-                    400, "ICA_EMU_VALIDATION", f"{value} is a folder; only files have URLs"
-                )
-            items.append(
-                {
-                    "dataId": rec.id,
-                    "dataUrn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}",
-                    "dataPath": rec.path,
-                    "url": f"https://ica-emulator.invalid/download/{rec.id}?X-Amz-Signature=emulated",
-                }
-            )
-        return self._json(200, "data:createDownloadUrls", {"items": items})
-
     # -- analyses ------------------------------------------------------------------------
 
     def _creator(self, kind: str) -> Callable[[Call], httpx.Response]:
@@ -217,13 +144,29 @@ class Endpoints:
         project = self._project(call)
         body = call.body
         pipeline = self._pipeline(project, body["pipelineId"])
-        language = CREATE_KINDS[kind][1]
+        _, _, language, form = CREATE_KINDS[kind]
         if pipeline.language != language:
             raise Problem(
                 400,
                 "ICA_EMU_PIPELINE_LANGUAGE",
                 f"Pipeline {pipeline.code} is a {pipeline.language} pipeline; "
                 f"analysis:{kind} needs a {language} pipeline",
+            )
+        if form is not None and pipeline.form != form:
+            # The spec's summaries: analysis:nextflow / cwlWithStructuredInput are for
+            # pipelines with an (XML) input form, :nextflowJson / :cwlJson for "JSON based"
+            # ones; the custom-input endpoints bypass the form.
+            right = {
+                ("NEXTFLOW", "JSON"): "analysis:nextflowJson",
+                ("NEXTFLOW", "XML"): "analysis:nextflow",
+                ("CWL", "JSON"): "analysis:cwlJson",
+                ("CWL", "XML"): "analysis:cwlWithStructuredInput",
+            }[(pipeline.language, pipeline.form)]
+            raise Problem(
+                400,
+                "ICA_EMU_INPUT_FORM",
+                f"Pipeline {pipeline.code} has a {pipeline.form} input form; "
+                f"analysis:{kind} cannot start it, use {right}",
             )
         storage = pipeline.storage
         if body.get("analysisStorageId"):
@@ -235,16 +178,26 @@ class Endpoints:
                     f"Analysis storage {body['analysisStorageId']} does not exist",
                     {"analysisStorageId": "unknown analysis storage"},
                 )
-        analysis_input = body["analysisInput"]
-        values = self._check_inputs(pipeline, analysis_input)
+        if "inputFormValues" in body:
+            values = self._check_form(pipeline, body["inputFormValues"])
+        else:
+            values = self._check_inputs(pipeline, body["analysisInput"])
         tags = body.get("tags") or {}
-        target = None
+        target = target_project = None
         for mapping in body.get("analysisOutput") or []:
             target = (
                 mapping["targetPath"]
                 if mapping["targetPath"].endswith("/")
                 else mapping["targetPath"] + "/"
             )
+            target_project = mapping["targetProjectId"]
+            if target_project not in self.world.projects:
+                raise Problem(
+                    400,
+                    "ICA_EMU_VALIDATION",
+                    f"Target project {target_project} does not exist",
+                    {"analysisOutput.targetProjectId": target_project},
+                )
         rec = self.world.new_analysis(
             project,
             body["userReference"],
@@ -254,16 +207,58 @@ class Endpoints:
             fail=seed.FAIL_VALUE in values,
             slow=seed.SLOW_VALUE in values,
             output_target=target,
+            output_project=target_project,
         )
         self.created.append(body)
+        if call.accept == V3:
+            return self._json(201, "analysis-v3", self.world.analysis_v3(rec))
         return self._json(201, "create", self.world.analysis_v4(rec))
+
+    def _check_form(self, pipeline: seed.Pipeline, form: dict[str, Any]) -> set[str]:
+        """``inputFormValues``: every field one of the form's, data fields' data known."""
+        data_fields = [c for c, _, _ in pipeline.inputs]
+        known = set(data_fields) | set(pipeline.settings)
+        values: set[str] = set()
+        fields = list(form.get("fields") or [])
+        for group in form.get("groups") or []:
+            for entry in group.get("values") or []:
+                fields.extend(entry.get("values") or [])
+        for field in fields:
+            if field["id"] not in known:
+                raise Problem(
+                    400,
+                    "ICA_EMU_INPUT",
+                    f"Unknown input form field {field['id']!r}; the form has: "
+                    + ", ".join(sorted(known)),
+                    {"fields.id": field["id"]},
+                )
+            for item in [
+                *(field.get("dataValues") or []),
+                *(field.get("externalDataValues") or []),
+            ]:
+                _check_mount_path(item.get("mountPath"))
+            for item in field.get("dataValues") or []:
+                if field["id"] not in data_fields:
+                    raise Problem(
+                        400, "ICA_EMU_INPUT", f"Field {field['id']!r} is not a data field"
+                    )
+                if item["dataId"] not in self.world.data:
+                    raise Problem(
+                        400,
+                        "ICA_EMU_INPUT",
+                        f"Data {item['dataId']} does not exist",
+                        {"dataId": item["dataId"]},
+                    )
+            values.update(v for v in field.get("values") or [] if isinstance(v, str))
+        return values
 
     def _check_inputs(self, pipeline: seed.Pipeline, analysis_input: dict[str, Any]) -> set[str]:
         """Data ids must exist, parameterCodes must be the pipeline's; returns all values."""
         codes = [c for c, _, _ in pipeline.inputs]
         values: set[str] = set()
         ids: list[str] = list(analysis_input.get("dataIds") or [])
-        ids += [m["dataId"] for m in analysis_input.get("mounts") or []]
+        mounts = list(analysis_input.get("mounts") or [])
+        ids += [m["dataId"] for m in mounts]
         for entry in analysis_input.get("inputs") or []:
             if entry["parameterCode"] not in codes:
                 raise Problem(
@@ -275,6 +270,11 @@ class Endpoints:
                 )
             ids += entry.get("dataIds") or []
             ids += [m["dataId"] for m in entry.get("mounts") or []]
+            mounts += entry.get("mounts") or []
+            mounts += entry.get("externalData") or []
+        mounts += analysis_input.get("externalData") or []
+        for mount in mounts:
+            _check_mount_path(mount.get("mountPath"))
         for ident in ids:
             if ident not in self.world.data:
                 raise Problem(
@@ -299,6 +299,8 @@ class Endpoints:
         return rec
 
     def _analysis(self, call: Call) -> httpx.Response:
+        if call.accept == V3:
+            return self._json(200, "analysis-v3", self.world.analysis_v3(self._find(call)))
         return self._json(200, "analysis", self.world.analysis_v4(self._find(call)))
 
     def _abort(self, call: Call) -> httpx.Response:
@@ -309,40 +311,23 @@ class Endpoints:
         return httpx.Response(204)
 
     def _outputs(self, call: Call) -> httpx.Response:
-        return self._json(200, "outputs", self.world.outputs_body(self._find(call)))
+        body = self.world.outputs_body(
+            self._find(call), machine_paths=self.variance.machine_mount_paths
+        )
+        return self._json(200, "outputs", body)
 
     def _search(self, call: Call) -> httpx.Response:
         project = self._project(call)
-        params = call.request.url.params
-        size_text = params.get("pageSize", "100")
-        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-            raise Problem(
-                400,
-                "ICA_EMU_VALIDATION",
-                f"pageSize must be a number from 1 to {MAX_PAGE_SIZE}",
-                {"pageSize": size_text},
-            )
-        size = int(size_text)
-        offset = _cursor(params.get("pageToken"))
         query = call.body or {}
         matches = [
             rec
             for rec in self.world.analyses.values()
             if rec.project == project and self._matches(rec, query)
         ]
-        page = matches[offset : offset + size]
-        rest = len(matches) - offset - len(page)
-        token = (
-            base64.urlsafe_b64encode(f"cursor:{offset + size}".encode()).decode()
-            if rest > 0
-            else None
-        )
-        body: dict[str, Any] = {
-            "items": [self.world.analysis_v4(r) for r in page],
-            "remainingRecords": max(rest, 0),
-        }
-        if token:
-            body["nextPageToken"] = token
+        chunk, paging = page(matches, call, None)
+        body: dict[str, Any] = {"items": [self.world.analysis_v4(r) for r in chunk], **paging}
+        if not body["nextPageToken"]:
+            del body["nextPageToken"]
         return self._json(200, "analysis:search", body)
 
     def _matches(self, rec: AnalysisRec, query: dict[str, Any]) -> bool:
@@ -352,7 +337,11 @@ class Endpoints:
             ("referenceTags", "referenceTags"),
         ):
             wanted = query.get(field)
-            if wanted and not set(wanted) & set(rec.tags.get(attr, [])):
+            have = rec.tags.get(attr, [])
+            if self.variance.loose_tags:
+                if wanted and not _words(wanted) & _words(have):
+                    return False
+            elif wanted and not set(wanted) & set(have):
                 return False
         if query.get("userReference") and query["userReference"] != rec.user_reference:
             return False
@@ -365,16 +354,22 @@ class Endpoints:
         return True
 
 
-def _cursor(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        return int(text.removeprefix("cursor:"))
-    except ValueError:
+def _check_mount_path(path: Any) -> None:
+    """Spec (AnalysisInputDataMount / AnalysisInputExternalData.mountPath): "The path
+    should end with the file name": not a folder path, not a data id."""
+    if path is None:
+        return
+    name = str(path).rsplit("/", 1)[-1]
+    if not name or DATA_ID.fullmatch(name):
         raise Problem(
-            400, "ICA_EMU_VALIDATION", "pageToken is not valid", {"pageToken": token}
-        ) from None
+            400,
+            "ICA_EMU_VALIDATION",
+            f"mountPath {path!r} must end with the file name",
+            {"mountPath": str(path)},
+        )
+
+
+DATA_ID = re.compile(r"(fil|fol)\.[0-9a-fA-F]{32}")
 
 
 def _loads(text: str, field: str) -> Any:
@@ -398,3 +393,9 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def _words(tags: list[str]) -> set[str]:
+    """The words of some tags (the loose reading: ``runhub-key:abc`` has the words
+    ``runhub``, ``key`` and ``abc``)."""
+    return {w for tag in tags for w in re_words.findall(tag.lower())}

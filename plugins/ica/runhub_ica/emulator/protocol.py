@@ -16,11 +16,16 @@ PROBLEM = "application/problem+json"
 ROOT = "/ica/rest"
 MAX_PAGE_SIZE = 1000
 
-CREATE_KINDS = {
-    "nextflow": ((V4, V3), "NEXTFLOW"),
-    "nextflowWithCustomInput": ((V4,), "NEXTFLOW"),
-    "cwlWithStructuredInput": ((V4,), "CWL"),
-    "cwlWithJsonInput": ((V4,), "CWL"),
+#: Create operation -> (request media, answer media, pipeline language, input form the
+#: pipeline must have: None where the endpoint bypasses the form). Media types as the
+#: spec lists them per operation (``analysis:nextflow`` also takes and answers v3).
+CREATE_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, str | None]] = {
+    "nextflow": ((V4, V3), (V4, V3), "NEXTFLOW", "XML"),
+    "nextflowJson": ((V4,), (V4,), "NEXTFLOW", "JSON"),
+    "nextflowWithCustomInput": ((V4,), (V4,), "NEXTFLOW", None),
+    "cwlWithStructuredInput": ((V4,), (V4,), "CWL", "XML"),
+    "cwlJson": ((V4,), (V4,), "CWL", "JSON"),
+    "cwlWithJsonInput": ((V4,), (V4,), "CWL", None),
 }
 
 
@@ -45,6 +50,8 @@ class Call:
     groups: dict[str, str]
     user: str
     body: Any
+    #: The media type the answer is given in (content negotiation).
+    accept: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ map, so :func:`problems` also reports fields the schema does not define.
 from __future__ import annotations
 
 import functools
+import re
 import types
 import typing
 from typing import Any
@@ -21,12 +22,17 @@ from typing import Any
 from libica.openapi.v3 import models as m
 from pydantic import BaseModel, ValidationError
 
+#: ``userReference`` of every create body (spec pattern, anchored at both ends).
+USER_REFERENCE = re.compile(r"[a-zA-Z0-9 _-]*(/[a-zA-Z0-9 _-]+)*")
+
 #: Request body model per operation (the key is the emulator's route name).
 REQUESTS: dict[str, type[BaseModel]] = {
     "analysis:nextflow": m.CreateNextflowAnalysis,
     "analysis:nextflowWithCustomInput": m.CreateNextflowWithCustomInputAnalysis,
     "analysis:cwlWithStructuredInput": m.CreateCwlWithStructuredInputAnalysis,
     "analysis:cwlWithJsonInput": m.CreateCwlWithJsonInputAnalysis,
+    "analysis:nextflowJson": m.CreateNextflowJsonAnalysis,
+    "analysis:cwlJson": m.CreateCwlJsonAnalysis,
     "analysis:search": m.AnalysisQueryParameters,
     "activationCodes:findBestMatchingForNextflow": (
         m.SearchMatchingActivationCodesForNextflowAnalysis
@@ -42,8 +48,13 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "analysisStorages": m.AnalysisStorageListV4,
     "activationCodes:findBestMatchingForNextflow": m.ActivationCodeDetail,
     "data": m.ProjectDataPagedList,
+    "data-one": m.ProjectData,
     "create": m.AnalysisV4,
     "analysis": m.AnalysisV4,
+    "analysis-v3": m.AnalysisV3,
+    "pipeline": m.ProjectPipelineV4,
+    "pipeline-v3": m.ProjectPipeline,
+    "token": m.Token,
     "analysis:search": m.AnalysisPagedListV4,
     "outputs": m.AnalysisOutputList,
     "data:createDownloadUrls": m.DataUrlWithPathList,
@@ -114,6 +125,11 @@ def problems(model: type[BaseModel], data: Any) -> dict[str, str]:
             found.setdefault(loc, err["msg"])
     for path in unknown_fields(model, data):
         found.setdefault(path, "unknown field")
+    # JSON Schema patterns are ECMA-262: "$" ends the text. libica checks with Python's
+    # re.match, where "$" also matches before a trailing newline.
+    name = data.get("userReference")
+    if isinstance(name, str) and not USER_REFERENCE.fullmatch(name):
+        found.setdefault("userReference", f"does not match {USER_REFERENCE.pattern}")
     # Schema text: "only one of attributes 'value' or 'multiValue' must be provided".
     for index, param in enumerate(_parameters(data)):
         if ("value" in param) == ("multiValue" in param):

@@ -27,6 +27,19 @@ DURATIONS: dict[str, float] = {
 ABORT_SECONDS = 1.0
 SLOW_SECONDS = 86_400.0
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "FAILED_FINAL", "ABORTED"})
+#: V4 status -> the closed V3 enum (REQUESTED, AWAITINGINPUT, INPROGRESS, SUCCEEDED,
+#: FAILED, FAILEDFINAL, ABORTED). The spec does not say how the V4-only statuses read
+#: in V3; this is the emulator's reading.
+V3_STATUS = {
+    "QUEUED": "REQUESTED",
+    "INITIALIZING": "INPROGRESS",
+    "PREPARING_INPUTS": "INPROGRESS",
+    "IN_PROGRESS": "INPROGRESS",
+    "GENERATING_OUTPUTS": "INPROGRESS",
+    "ABORTING": "INPROGRESS",
+    "AWAITING_INPUT": "AWAITINGINPUT",
+    "FAILED_FINAL": "FAILEDFINAL",
+}
 
 
 def data_id(prefix: str, project: str, path: str) -> str:
@@ -43,6 +56,8 @@ class DataRec:
     path: str  # folders end with "/"
     size: int | None
     created: datetime
+    #: ``DataDetails.status``: PARTIAL (upload unfinished), AVAILABLE, ARCHIVED, ...
+    status: str = "AVAILABLE"
 
     @property
     def folder(self) -> bool:
@@ -69,6 +84,8 @@ class AnalysisRec:
     slow: bool = False
     aborted_at: float | None = None
     output_target: str | None = None
+    #: Where the outputs land (``analysisOutput.targetProjectId``; else the run's own).
+    output_project: str | None = None
     outputs: list[DataRec] = field(default_factory=list)
 
 
@@ -78,16 +95,15 @@ class World:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.epoch = datetime.now(UTC).replace(microsecond=0)
-        self.projects = {
-            seed.PROJECT_ID: seed.PROJECT_NAME,
-            seed.OTHER_PROJECT_ID: seed.OTHER_PROJECT_NAME,
-        }
+        self.projects = {ident: name for ident, name, _ in seed.PROJECTS}
+        #: Projects listed only with ``includeHiddenProjects=true``.
+        self.hidden = {ident for ident, _, hidden in seed.PROJECTS if hidden}
         self.pipelines = {p.id: p for p in seed.PIPELINES}
         self.storage_names = {v: k for k, v in seed.STORAGES.items()}
         self.data: dict[str, DataRec] = {}
         self.analyses: dict[str, AnalysisRec] = {}
         for project, path, size in seed.DATA:
-            self.add_data(project, path, size)
+            self.add_data(project, path, size, seed.STATUS.get((project, path), "AVAILABLE"))
 
     # -- time ----------------------------------------------------------------------
 
@@ -100,13 +116,17 @@ class World:
 
     # -- data ----------------------------------------------------------------------
 
-    def add_data(self, project: str, path: str, size: int | None) -> DataRec:
+    def add_data(
+        self, project: str, path: str, size: int | None, status: str = "AVAILABLE"
+    ) -> DataRec:
         prefix = "fol" if path.endswith("/") else "fil"
-        rec = DataRec(data_id(prefix, project, path), project, path, size, self.epoch)
+        rec = DataRec(data_id(prefix, project, path), project, path, size, self.epoch, status)
         self.data[rec.id] = rec
         return rec
 
-    def data_body(self, rec: DataRec) -> dict[str, Any]:
+    def data_body(self, rec: DataRec, *, parent_paths: bool = False) -> dict[str, Any]:
+        """``ProjectData`` for ``rec``; ``details.path`` is the item's own path, or with
+        ``parent_paths`` its parent's (the spec's wording; see :mod:`.variance`)."""
         details: dict[str, Any] = {
             "timeCreated": self.stamp(0),
             "timeModified": self.stamp(0),
@@ -115,8 +135,8 @@ class World:
             "owningProjectId": rec.project,
             "owningProjectName": self.projects.get(rec.project, "project"),
             "name": rec.name,
-            "path": rec.path,
-            "status": "AVAILABLE",
+            "path": _parent(rec.path) if parent_paths else rec.path,
+            "status": rec.status,
             "tags": {
                 "technicalTags": [],
                 "userTags": [],
@@ -168,7 +188,7 @@ class World:
             "pipelineTags": {"technicalTags": []},
             "analysisStorage": self.storage_v3(p.storage),
             "proprietary": False,
-            "inputFormType": "XML",
+            "inputFormType": p.form,
         }
 
     def pipeline_v4(self, p: seed.Pipeline) -> dict[str, Any]:
@@ -197,6 +217,7 @@ class World:
         fail: bool,
         slow: bool,
         output_target: str | None,
+        output_project: str | None = None,
     ) -> AnalysisRec:
         ident = str(uuid.uuid4())
         rec = AnalysisRec(
@@ -211,6 +232,7 @@ class World:
             fail=fail,
             slow=slow,
             output_target=output_target,
+            output_project=output_project,
         )
         self.analyses[ident] = rec
         return rec
@@ -260,7 +282,7 @@ class World:
             (f"{base}results/", None),
             (f"{base}results/{stem}.summary.tsv", 1_024),
         ):
-            rec.outputs.append(self.add_data(rec.project, path, size))
+            rec.outputs.append(self.add_data(rec.output_project or rec.project, path, size))
 
     def analysis_v4(self, rec: AnalysisRec) -> dict[str, Any]:
         now = self.clock.now()
@@ -278,6 +300,7 @@ class World:
             "analysisStorage": {"id": seed.STORAGES[rec.storage], "name": rec.storage},
             "analysisPriority": "MEDIUM",
             "tags": rec.tags,
+            "projectId": rec.project,
         }
         if started is not None:
             body["startDate"] = self.stamp(started)
@@ -287,7 +310,19 @@ class World:
             body["summary"] = "Pipeline step failed (scripted by the emulator)"
         return body
 
-    def outputs_body(self, rec: AnalysisRec) -> dict[str, Any]:
+    def analysis_v3(self, rec: AnalysisRec) -> dict[str, Any]:
+        """``AnalysisV3`` (Accept v3): identifiers flattened, the closed V3 status enum."""
+        body = self.analysis_v4(rec)
+        body.pop("projectId", None)
+        body.pop("owner")
+        tenant = body.pop("tenant")
+        body.update(ownerId=seed.OWNER_ID, tenantId=tenant["id"], tenantName=tenant["name"])
+        body["status"] = V3_STATUS.get(body["status"], body["status"])
+        body["pipeline"] = self.pipeline_v3(rec.pipeline)
+        body["analysisStorage"] = self.storage_v3(rec.storage)
+        return body
+
+    def outputs_body(self, rec: AnalysisRec, *, machine_paths: bool = False) -> dict[str, Any]:
         status, _, _ = self.status_at(rec, self.clock.now())
         if status != "SUCCEEDED" or not rec.outputs:
             return {"items": []}
@@ -308,13 +343,15 @@ class World:
                 "format": fmt,
                 "name": d.name,
                 "dataType": "FOLDER" if d.folder else "FILE",
-                "mountPath": "out/" + d.path[len(root.path) :],
+                "mountPath": ("/ces/ica/out/" if machine_paths else "out/")
+                + d.path[len(root.path) :],
             }
             if children:
                 out["children"] = children
             return out
 
-        return {"items": [{"code": "out", "projectId": rec.project, "data": [node(root)]}]}
+        project = rec.output_project or rec.project
+        return {"items": [{"code": "out", "projectId": project, "data": [node(root)]}]}
 
 
 def _parent(path: str) -> str:
