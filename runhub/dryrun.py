@@ -52,6 +52,7 @@ class DryRunDriver(SyncDriver):
 
     def send(self, request: httpx.Request) -> httpx.Response:
         if not is_read_only(request):
+            self._prepare(request)  # shown exactly as it would be sent
             raise _Stop(request)
         self.lookups.append(request)
         return super().send(request)
