@@ -180,7 +180,7 @@ class CodeOceanEmulator(Catalog):
             return _error(400, "either capsule_id or pipeline_id must be specified, but not both")
         kind = "capsule" if capsule else "pipeline"
         ident = str(capsule or pipeline)
-        target = self.targets.get(ident)
+        target: Target | None = self.targets.get(ident)
         as_capsule = kind == "capsule" and "pipeline-as-capsule" in self.variance
         if target is not None and target.kind != kind and not as_capsule:
             target = None
