@@ -18,6 +18,7 @@ from runhub_codeocean.errors import UnsettledLaunch
 from runhub_codeocean.states import to_status
 
 from runhub.aio import AsyncClient
+from runhub.backend import RunRef
 from runhub.client import Client, PollSchedule
 from runhub.errors import NotFound, RateLimited, SpecError
 from runhub.ledger import Ledger
@@ -348,6 +349,13 @@ def test_a_run_deleted_elsewhere_is_cancelled_and_the_rest_keep_their_status(
     assert got[1].native == "deleted"
     assert got[1].message is not None
     assert "no longer exists" in got[1].message
+
+
+def test_an_id_runhub_never_knew_stays_not_found(app: CodeOceanEmulator) -> None:
+    with make_client(app) as client:
+        known = client.launch(spec()).ref
+    with make_client(app) as fresh, pytest.raises(NotFound):  # a pasted, mistyped id
+        fresh.statuses([known, RunRef("codeocean", "0000-typo")])
 
 
 async def test_watch_ends_when_a_run_is_deleted_elsewhere(app: CodeOceanEmulator) -> None:

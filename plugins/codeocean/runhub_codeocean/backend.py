@@ -307,7 +307,9 @@ class CodeOceanBackend(Backend):
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
         """One ``GET capsules|pipelines/{id}/computations`` per capsule; per-run GET
         only for refs whose capsule this backend has not seen, or that its listing
-        lacks. A run Code Ocean no longer has (404) is CANCELLED, native ``deleted``."""
+        lacks. A run Code Ocean no longer has (404) is CANCELLED, native ``deleted``,
+        if runhub knew it (launched or learned here, or a ref carrying its capsule,
+        as the ledger's do); an id it never knew stays NotFound."""
         for ref in refs:
             check_ref(ref)
         self.endpoint()
@@ -341,8 +343,10 @@ class CodeOceanBackend(Backend):
             try:
                 results.append((yield from self._status(ref)))
             except NotFound:
-                # Deleted elsewhere (a cancel in the UI deletes too): this run is over,
-                # and the others' statuses still count.
+                if ref.id not in self._owners:
+                    raise  # an id runhub never saw launched: perhaps mistyped, say so
+                # A run runhub knew, deleted elsewhere (a cancel in the UI deletes
+                # too): it is over, and the others' statuses still count.
                 results.append(self._gone(ref))
         return results
 
@@ -351,7 +355,7 @@ class CodeOceanBackend(Backend):
             ref=ref,
             state=RunState.CANCELLED,
             native="deleted",
-            message="the computation no longer exists on Code Ocean (deleted, or never existed)",
+            message="the computation no longer exists on Code Ocean (deleted)",
         )
 
     def cancel(self, ref: RunRef) -> Exchange[RunStatus]:
