@@ -115,6 +115,9 @@ class Backend:
     """
 
     name: ClassVar[str]
+    #: The plugin's own version, for the ``User-Agent`` every request carries
+    #: (``runhub/<version> <name>/<version>``); None leaves that part out.
+    version: ClassVar[str | None] = None
     settings_model: ClassVar[type[BackendSettings]]
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: Native state text -> RunState; used by :meth:`state_of`.

@@ -53,6 +53,7 @@ class DryRunDriver(SyncDriver):
     def send(self, request: httpx.Request) -> httpx.Response:
         self.learn_secrets(request)  # the request shown must be masked too
         if not is_read_only(request):
+            self._prepare(request)  # shown exactly as it would be sent
             raise _Stop(request)
         self.lookups.append(request)
         return super().send(request)

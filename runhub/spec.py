@@ -3,7 +3,9 @@
 A spec names a pipeline, its data mounts and its parameters, which are either an
 ordered list or a named mapping: the type says which. Every validation problem
 becomes a :class:`~runhub.errors.SpecError` naming the file, the field path and the
-problem, e.g. ``run.yaml: parameters.threads: expected a scalar or a list, got a mapping``.
+problem, e.g. ``run.yaml: parameters.threads: expected a scalar or a list, got a mapping``
+— also for models built directly (``RunSpec(...)``, ``DataMount(...)``,
+``RunSpec.model_validate(...)``): pydantic's ValidationError never reaches a caller.
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ import functools
 import json
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Self, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from runhub.errors import SpecError
@@ -77,9 +88,29 @@ def _check_parameters(value: Any) -> Any:
     raise _fail(f"expected a list (ordered) or a mapping (named), got {_kind(value)}")
 
 
+#: How deep inside a model's validation we are (0: not validating).
+_DEPTH: ContextVar[int] = ContextVar("runhub_spec_depth", default=0)
+
+
 class _Model(BaseModel):
     # Infinity stays a float in to_data (pydantic's default would turn it into null).
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_spec_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """The outermost model turns pydantic's ValidationError into SpecError; a
+        nested one (a mount inside a spec) lets it through, so the path is whole."""
+        depth = _DEPTH.get()
+        token = _DEPTH.set(depth + 1)
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if depth:
+                raise
+            raise _spec_error(exc, None, root=cls) from None
+        finally:
+            _DEPTH.reset(token)
 
 
 class DataMount(_Model):
@@ -153,8 +184,8 @@ class RunSpec(_Model):
             raise SpecError(f"a run spec must be a mapping, got {_kind(data)}", file=source)
         try:
             return cls.model_validate(data)
-        except ValidationError as exc:
-            raise _spec_error(exc, data, source) from None
+        except SpecError as exc:
+            raise (exc.in_file(source) if source else exc) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunSpec:
@@ -263,14 +294,16 @@ def _index(node: list[Any], part: str, path: list[str]) -> int:
     return int(part)
 
 
-def _spec_error(exc: ValidationError, data: Mapping[str, Any], source: str | None) -> SpecError:
+def _spec_error(
+    exc: ValidationError, source: str | None, *, root: type[BaseModel] | None = None
+) -> SpecError:
     errors = exc.errors()
     # An unknown field is the likeliest cause of everything else: report it first.
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")
     problems: list[tuple[str, str, str | None]] = []
     seen: dict[str, int] = {}
     for err in errors:
-        field, problem, hint = _describe(err, data)
+        field, problem, hint = _describe(err, root)
         if field in seen:  # several union branches failed at the same place
             problems[seen[field]] = (field, _union_problem(errors, field, err), hint)
             continue
@@ -308,7 +341,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> list[str]:
     return kept
 
 
-def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
+def _describe(err: Any, root: type[BaseModel] | None) -> tuple[str, str, str | None]:
     loc = _clean_loc(err["loc"])
     ctx = err.get("ctx") or {}
     if err["type"] == "runhub":
@@ -320,7 +353,7 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
         # The last part is the user's unknown key, whatever it looks like.
         loc = [*_clean_loc(err["loc"][:-1]), str(err["loc"][-1])]
         unknown = loc[-1]
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], root)
         import difflib  # only for errors
 
         close = difflib.get_close_matches(unknown, list(parent.model_fields), n=1) if parent else []
@@ -337,9 +370,9 @@ def _describe(err: Any, data: Mapping[str, Any]) -> tuple[str, str, str | None]:
     return ".".join(loc), msg, None
 
 
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    """The model class at a location in a RunSpec (for "did you mean")."""
-    model: type[BaseModel] = RunSpec
+def _model_at(loc: list[str], root: type[BaseModel] | None = None) -> type[BaseModel] | None:
+    """The model class at a location in ``root`` (a RunSpec by default), for "did you mean"."""
+    model: type[BaseModel] = root or RunSpec
     for part in loc:
         if part.isdigit():
             continue

@@ -71,6 +71,14 @@ class _OwnRetriesAtDebug(logging.Filter):
 logging.getLogger("stamina").addFilter(_OwnRetriesAtDebug())
 
 
+def user_agent(backend: Backend) -> str:
+    """``runhub/<version> <backend>/<version>`` (the backend part only if it has one)."""
+    from runhub import __version__
+
+    mine = f"runhub/{__version__}"
+    return f"{mine} {backend.name}/{backend.version}" if backend.version else mine
+
+
 def retry_after(response: httpx.Response, cap: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
     value = response.headers.get("retry-after")
@@ -132,6 +140,8 @@ class _Policy:
         self.redact.add(backend.secrets())
         #: Requests sent, including retries (benchmarks and tests read this).
         self.sent = 0
+        #: Sent with every request: some firewalls refuse requests without one.
+        self.user_agent = user_agent(backend)
         self.pacer = Pacer()
 
     def learn_secrets(self, request: httpx.Request) -> None:
@@ -143,6 +153,8 @@ class _Policy:
     def _prepare(self, request: httpx.Request) -> None:
         self.learn_secrets(request)
         request.extensions.setdefault("timeout", self.policy.timeout().as_dict())
+        if "user-agent" not in request.headers:
+            request.headers["User-Agent"] = self.user_agent
 
     def _retry_context(self) -> Any:
         p = self.policy
@@ -188,8 +200,7 @@ class _Policy:
         if status == 429:
             wait = retry_after(response, self.policy.max_retry_after)
             self.pacer.throttle(wait, sent_at=started)
-            context = describe(request, self.redact)
-            raise _Retry(RateLimited(f"{context} -> 429 Too Many Requests", status=429), wait)
+            raise _Retry(self._rate_limited(request, response), wait)
         self.pacer.success()
         if status == 409 and "idempotency-key" in request.headers:
             # ICA (spec text on every keyed create): the first request with this key is
@@ -226,6 +237,18 @@ class _Policy:
                 PlatformError(f"{context} -> {status} with a malformed JSON body", status=status),
             )
         return response
+
+    def _rate_limited(self, request: httpx.Request, response: httpx.Response) -> RateLimited:
+        """The backend's RateLimited for a 429 (keeping the platform's message), or
+        a plain one when the backend reads 429 as something else."""
+        error = self._error(request, response)
+        if isinstance(error, RateLimited):
+            return error
+        detail = error.detail if isinstance(error, PlatformError) else None
+        if detail and detail.strip("{}[] "):  # the platform said something: keep it
+            return RateLimited(error.message, status=429, detail=detail, hint=error.hint)
+        context = describe(request, self.redact)
+        return RateLimited(f"{context} -> 429 Too Many Requests", status=429)
 
     def _error(self, request: httpx.Request, response: httpx.Response) -> RunhubError:
         error = self.backend.error_for(response, describe(request, self.redact))

@@ -376,11 +376,12 @@ def _report(
     quiet: bool,
 ) -> None:
     from runhub.cli.helpers.tolerant import Problem
-    from runhub.errors import TransportError
+    from runhub.errors import AmbiguousLaunch, TransportError
     from runhub.state import RunStatus
 
     latest = {str(s.ref): s for s in final or []}
     runs = []
+    labels = []  # the STATE cell; NEEDS A LOOK for a row whose run may exist
     for index, (item, result) in enumerate(zip(the_plan.items, results, strict=True)):
         entry: dict[str, Any] = {
             "row": item.row,
@@ -397,12 +398,15 @@ def _report(
                 entry.update(ref=str(status.ref), state=status.state.value, error=None)
                 entry["message"] = render.message(status)
         else:
-            hint = f" ({RESUME})" if isinstance(result, TransportError) else ""
+            # A backend's own hint already says how to settle the row.
+            resume = isinstance(result, TransportError) and not result.hint
+            hint = f" ({RESUME})" if resume else ""
             entry.update(ref=None, state=None, error=f"{result}{hint}", message=None)
         runs.append(entry)
+        unsure = isinstance(result, AmbiguousLaunch)
+        labels.append("NEEDS A LOOK" if unsure else _state_label(entry))
     summary: dict[str, int] = {}
-    for entry in runs:
-        label = _state_label(entry)
+    for label in labels:
         summary[label] = summary.get(label, 0) + 1
     if quiet:
         for entry in runs:
@@ -422,10 +426,10 @@ def _report(
                         e["name"],
                         e["attempt"],
                         e["ref"],
-                        _state_label(e),
+                        label,
                         e["error"] or e["message"],
                     )
-                    for e in runs
+                    for e, label in zip(runs, labels, strict=True)
                 ),
             )
         )

@@ -33,27 +33,29 @@ def test_batch_commands_report_every_run_when_one_was_deleted(
         batch = launched.json()["batch"]
         refs = [r["ref"] for r in launched.json()["runs"]]
         del co.app.runs[refs[1].partition(":")[2]]  # deleted on the platform, not by runhub
-        for command in (("wait", "--poll", "0.05"), ("status",)):
+        # Issue 12: a computation Code Ocean no longer has is over (CANCELLED, native
+        # "deleted"); the others keep their real status.
+        for command, code in ((("wait", "--poll", "0.05"), 1), (("status",), 0)):
             done = cli(*command, "--batch", batch, "-o", "json")
-            assert done.code == 4, (command, done.err)
+            assert done.code == code, (command, done.err)
             seen = {r["ref"]: r for r in done.json()}
             assert set(seen) == set(refs)
-            assert seen[refs[1]]["state"] == "ERROR"
-            assert "not found" in seen[refs[1]]["error"]
+            assert (seen[refs[1]]["state"], seen[refs[1]]["native"]) == ("CANCELLED", "deleted")
+            assert "no longer exists" in seen[refs[1]]["message"]
             assert {seen[r]["state"] for r in (refs[0], refs[2])} == {"SUCCEEDED"}
         table = cli("wait", "--batch", batch, "--poll", "0.05", "--wide")
-        assert table.code == 4
+        assert table.code == 1
         rows_shown = table.lines[[line.split()[0] for line in table.lines].index("REF") + 1 :]
-        assert sorted(line.split()[2] for line in rows_shown) == ["ERROR", "SUCCEEDED", "SUCCEEDED"]
-        assert any("ERROR" in line and refs[1] in line for line in rows_shown)
-        assert f"runhub: {refs[1]}:" in table.err
+        shown = sorted(line.split()[2] for line in rows_shown)
+        assert shown == ["CANCELLED", "SUCCEEDED", "SUCCEEDED"]
+        assert any("CANCELLED" in line and refs[1] in line for line in rows_shown)
         listed = cli("outputs", "--batch", batch, "-o", "json")
         assert listed.code == 4
         assert [r["ref"] for r in listed.json()] == [refs[0], refs[2]]
         assert f"runhub: {refs[1]}:" in listed.err
         fetched = cli("outputs", "--batch", batch, "--download", str(tmp_path / "out"))
         assert fetched.code == 0, fetched.err  # only succeeded runs are fetched
-        assert f"skipping {refs[1]} (ERROR)" in fetched.err
+        assert f"skipping {refs[1]} (CANCELLED)" in fetched.err
 
 
 def test_cancel_through_runhub_is_recorded_and_survives_the_deletion(
@@ -66,17 +68,18 @@ def test_cancel_through_runhub_is_recorded_and_survives_the_deletion(
         refs = [r["ref"] for r in launched.json()["runs"]]
         del co.app.runs[refs[1].partition(":")[2]]
         cancelled = cli("cancel", "--batch", batch, "--yes", "-o", "json")
-        assert cancelled.code == 4, cancelled.err
-        states = {r["ref"]: r["state"] for r in cancelled.json()}
-        assert states == {refs[0]: "CANCELLED", refs[1]: "ERROR", refs[2]: "CANCELLED"}
+        # The run deleted elsewhere is already over (issue 12: CANCELLED, "deleted").
+        assert cancelled.code == 0, cancelled.err
+        states = {r["ref"]: (r["state"], r["native"]) for r in cancelled.json()}
+        assert states == dict.fromkeys(refs, ("CANCELLED", "deleted"))
         ledger = Ledger(home / "ledger.sqlite")
-        assert [ledger.by_ref(r).state for r in refs] == ["CANCELLED", "INITIALIZING", "CANCELLED"]  # type: ignore[union-attr]
-        # A later process: Code Ocean deleted the cancelled runs; the ledger knows
-        # they were cancelled through runhub, and says so instead of failing.
+        assert [ledger.by_ref(r).state for r in refs] == ["CANCELLED"] * 3  # type: ignore[union-attr]
+        # A later process: Code Ocean deleted the cancelled runs, and the one deleted
+        # elsewhere no longer exists either: each is over (issue 12), none an error.
         again = cli("status", "--batch", batch, "-o", "json")
-        assert again.code == 4
-        after = {r["ref"]: r["state"] for r in again.json()}
-        assert after == {refs[0]: "CANCELLED", refs[1]: "ERROR", refs[2]: "CANCELLED"}
+        assert again.code == 0, again.err
+        after = {r["ref"]: (r["state"], r["native"]) for r in again.json()}
+        assert after == dict.fromkeys(refs, ("CANCELLED", "deleted"))
         one = cli("status", refs[0], "-o", "json")
         assert one.code == 0
         assert one.json()[0]["state"] == "CANCELLED"

@@ -127,8 +127,18 @@ def test_cancel_is_marked_destructive(backend: CodeOceanBackend) -> None:
         ),
         (
             {"state": "completed", "end_status": "timed_out", "exit_code": None},
-            RunState.UNKNOWN,
+            RunState.FAILED,
             "completed/timed_out",
+        ),
+        (
+            {"state": "completed", "end_status": "timed_out", "exit_code": 0},
+            RunState.FAILED,
+            "completed/timed_out",
+        ),
+        (
+            {"state": "completed", "end_status": "succeeded", "exit_code": 3},
+            RunState.FAILED,
+            "completed/succeeded",
         ),
         ({"state": "queued"}, RunState.UNKNOWN, "queued"),
     ],
@@ -221,7 +231,7 @@ def test_learned_refs_are_batched_in_a_new_process(app: CodeOceanEmulator) -> No
     assert app.requests == [("GET", f"capsules/{ART_CAPSULE}/computations")]
 
 
-def test_statuses_of_a_deleted_run_not_launched_here_is_not_found(
+def test_status_of_a_deleted_run_not_launched_here_is_not_found(
     client: Client, app: CodeOceanEmulator
 ) -> None:
     from runhub.errors import NotFound
@@ -229,7 +239,7 @@ def test_statuses_of_a_deleted_run_not_launched_here_is_not_found(
     ref = client.launch(spec()).ref
     del app.runs[ref.id]
     with pytest.raises(NotFound):
-        client.statuses([ref])
+        client.status(ref)  # one run asked for by id: a typo must say so
 
 
 def test_pipeline_run_reports_processes(client: Client, app: CodeOceanEmulator) -> None:
@@ -281,7 +291,7 @@ def test_state_of_reads_native_text_back(backend: CodeOceanBackend) -> None:
     assert backend.state_of("completed/failed") is RunState.FAILED
     assert backend.state_of("completed/succeeded") is RunState.SUCCEEDED
     assert backend.state_of("failed") is RunState.FAILED
-    assert backend.state_of("completed/what") is RunState.UNKNOWN
+    assert backend.state_of("completed/what") is RunState.FAILED
     assert backend.state_of("QUEUED") is RunState.UNKNOWN
     assert backend.state_of(None) is RunState.UNKNOWN
 

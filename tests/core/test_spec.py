@@ -405,3 +405,42 @@ def test_examples_hello_runspec_is_valid() -> None:
     spec = RunSpec.from_file(path)
     assert spec.backend == "local"
     assert spec.parameters == {"min_quality": 20}
+
+
+# -- built directly in Python: SpecError too (issue 12, item 15) -------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "words"),
+    [
+        (lambda: RunSpec(pipeline=""), "pipeline", "at least 1 character"),
+        (lambda: RunSpec(pipeline="p", parameters={"a": {"b": 1}}), "parameters.a", "a scalar"),
+        (lambda: RunSpec(pipeline="p", mounts=[{"source": ""}]), "mounts.0.source", "at least"),
+        (lambda: RunSpec(pipeline="p", outputs={"path": ""}), "outputs.path", "at least"),
+        (lambda: RunSpec(pipeline="p", pipline="x"), "pipline", "unknown field"),  # type: ignore[call-arg]
+        (lambda: RunSpec.model_validate({"pipeline": 3}), "pipeline", "valid string"),
+        (lambda: RunSpec.model_validate_json('{"pipeline": "p", "tags": []}'), "tags", "dict"),
+        (lambda: DataMount(source=""), "source", "at least 1 character"),
+        (lambda: DataMount(source="s", inptu="x"), "inptu", "unknown field"),  # type: ignore[call-arg]
+        (lambda: DataMount.model_validate({"path": "p"}), "source", "required"),
+    ],
+)
+def test_models_built_directly_raise_spec_error_with_the_field_path(
+    build: Any, field: str, words: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        build()
+    assert caught.value.field == field
+    assert words in str(caught.value)
+    assert caught.value.file is None
+
+
+def test_a_direct_unknown_field_gets_the_models_own_hint() -> None:
+    with pytest.raises(SpecError, match="did you mean 'path'"):
+        DataMount(source="s", pth="x")  # type: ignore[call-arg]
+
+
+def test_from_data_messages_keep_their_file_and_wording() -> None:
+    with pytest.raises(SpecError) as caught:
+        RunSpec.from_data({"pipeline": "p", "mounts": [{"source": "a", "pth": 1}]}, source="r.yaml")
+    assert str(caught.value) == "r.yaml: mounts.0.pth: unknown field (did you mean 'path'?)"

@@ -13,7 +13,7 @@ from invoke import cli_run
 from platforms import PLATFORMS, Platform, client, fault_plan, launch_batch, registry, serve
 
 from runhub.client import Client
-from runhub.errors import PlatformError, RateLimited
+from runhub.errors import AmbiguousLaunch, PlatformError, RateLimited, RunhubError
 from runhub.ledger import Ledger
 from runhub.policy import RetryPolicy
 from runhub.testing.emulator import EmulatorServer, RateLimit
@@ -27,7 +27,7 @@ def _client(platform: Platform, policy: RetryPolicy) -> Client:
 def test_endless_503_stops_after_the_configured_attempts(name: str) -> None:
     policy = RetryPolicy(attempts=5, budget=30.0, wait_initial=0.001, wait_max=0.002)
     with serve(name, fault_plan(1.0, 0, ["503"])) as platform, _client(platform, policy) as c:
-        with pytest.raises(PlatformError) as caught:
+        with pytest.raises(RunhubError) as caught:
             c.launch(platform.spec(1))
         driver = c.driver(c.backend(name))
         if name == "ica":
@@ -39,7 +39,14 @@ def test_endless_503_stops_after_the_configured_attempts(name: str) -> None:
         assert platform.faults.counts["503"] == driver.sent
         assert platform.created_ids() == []
     error = caught.value
-    assert error.status == 503
+    if name == "ica":
+        assert isinstance(error, PlatformError)
+        assert error.status == 503
+    else:
+        # The run may exist and the listing cannot be read: the launch needs a look
+        # (issue 12), it is neither sent again nor reported as the listing's 503.
+        assert isinstance(error, AmbiguousLaunch)
+        assert "needs a look" in str(error)
     assert error.exit_code == 4
     assert "503" in str(error)
     assert "\n" not in str(error)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from runhub_codeocean._version import __version__
 from runhub_codeocean.backend import CodeOceanBackend
 from runhub_codeocean.settings import CodeOceanSettings
 
-__all__ = ["CodeOceanBackend", "CodeOceanSettings"]
+__all__ = ["CodeOceanBackend", "CodeOceanSettings", "__version__"]

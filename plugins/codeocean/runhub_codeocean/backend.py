@@ -10,8 +10,10 @@ which runs it cancelled (Code Ocean deletes them).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -37,12 +39,13 @@ from runhub.errors import (
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 from runhub_codeocean import inspection
+from runhub_codeocean._version import __version__
 from runhub_codeocean.errors import ID, check_ref, computation, error_for
 from runhub_codeocean.preflight import Preflight
-from runhub_codeocean.recovery import find_created
+from runhub_codeocean.recovery import look_for_run
 from runhub_codeocean.results import result_urls, walk_results
 from runhub_codeocean.settings import CodeOceanSettings, Endpoint
-from runhub_codeocean.states import BACKEND, STATES, map_state, to_status
+from runhub_codeocean.states import BACKEND, FINISHED, STATES, map_state, to_status
 from runhub_codeocean.translate import Launch, translate
 
 log = logging.getLogger("runhub.codeocean")
@@ -52,6 +55,7 @@ class CodeOceanBackend(Backend):
     """Runs Code Ocean capsules and pipelines (``POST /api/v1/computations``)."""
 
     name: ClassVar[str] = BACKEND
+    version: ClassVar[str | None] = __version__
     settings_model: ClassVar[type[CodeOceanSettings]] = CodeOceanSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         detail=True,
@@ -90,6 +94,8 @@ class CodeOceanBackend(Backend):
         self._owners: dict[str, tuple[str, str]] = {}
         self._claimed: set[str] = set()
         self._deleted: set[str] = set()
+        #: Launch bodies whose POST is out and unanswered, by canonical JSON.
+        self._sending: Counter[str] = Counter()
         #: Wall clock for launch attempts (Code Ocean's ``created`` is epoch seconds).
         self.now = time.time
         self._preflight = Preflight(self._req)
@@ -152,6 +158,7 @@ class CodeOceanBackend(Backend):
         return self._launch(plan, spec.name, batch)
 
     def _launch(self, plan: Launch, name: str | None, batch: str | None) -> Exchange[RunStatus]:
+        same = _identity(plan)
         recovered = False
         attempt = 0
         data: dict[str, Any] | None = None
@@ -159,18 +166,24 @@ class CodeOceanBackend(Backend):
             attempt += 1
             started = self.now()
             try:
-                response = yield self._req(
-                    "POST",
-                    "computations",
-                    json_body=plan.body,
-                    headers=plan.headers,
-                    purpose=f"run {plan.kind}",
-                )
-            except AmbiguousLaunch:
-                if attempt >= self.max_launch_attempts:
-                    raise
-                found = yield from self._recover(plan, started)
+                self._sending[same] += 1
+                try:
+                    response = yield self._req(
+                        "POST",
+                        "computations",
+                        json_body=plan.body,
+                        headers=plan.headers,
+                        purpose=f"run {plan.kind}",
+                    )
+                finally:
+                    self._sending[same] -= 1
+            except AmbiguousLaunch as lost:
+                # The run may exist (a dropped answer, 500/503...): look before any
+                # second POST. UnsettledLaunch propagates when the looking cannot say.
+                found = yield from self._recover(plan, started, cause=lost.message)
                 if found is None:
+                    if attempt >= self.max_launch_attempts:
+                        raise
                     log.warning(
                         "launch of %s %s: no run was created; launching again",
                         plan.kind,
@@ -240,19 +253,20 @@ class CodeOceanBackend(Backend):
         return status
 
     def _recover(
-        self, plan: Launch, started: float, claimed: frozenset[str] = frozenset()
+        self,
+        plan: Launch,
+        started: float,
+        claimed: frozenset[str] = frozenset(),
+        *,
+        cause: str | None = None,
     ) -> Exchange[dict[str, Any] | None]:
-        response = yield self._req(
-            "GET",
-            f"{plan.route}/{plan.target}/computations",
-            purpose="look for the run an interrupted launch may have created",
-        )
-        listing = response_json(response)
-        found = find_created(
-            plan.body,
-            listing if isinstance(listing, list) else [],
+        found = yield from look_for_run(
+            self._req,
+            plan,
             since=int(started - self.clock_skew),
             claimed=self._claimed | claimed if claimed else self._claimed,
+            cause=cause,
+            busy=self._sending[_identity(plan)] > 0,
         )
         if found is not None:
             log.warning(
@@ -292,7 +306,10 @@ class CodeOceanBackend(Backend):
 
     def statuses(self, refs: Sequence[RunRef]) -> Exchange[list[RunStatus]]:
         """One ``GET capsules|pipelines/{id}/computations`` per capsule; per-run GET
-        only for refs whose capsule this backend has not seen."""
+        only for refs whose capsule this backend has not seen, or that its listing
+        lacks. A run Code Ocean no longer has (404) is CANCELLED, native ``deleted``,
+        if runhub knew it (launched or learned here, or a ref carrying its capsule,
+        as the ledger's do); an id it never knew stays NotFound."""
         for ref in refs:
             check_ref(ref)
         self.endpoint()
@@ -322,9 +339,24 @@ class CodeOceanBackend(Backend):
             item = seen.get(ref.id)
             if item is not None:
                 results.append(to_status(item, ref))
-            else:
+                continue
+            try:
                 results.append((yield from self._status(ref)))
+            except NotFound:
+                if ref.id not in self._owners:
+                    raise  # an id runhub never saw launched: perhaps mistyped, say so
+                # A run runhub knew, deleted elsewhere (a cancel in the UI deletes
+                # too): it is over, and the others' statuses still count.
+                results.append(self._gone(ref))
         return results
+
+    def _gone(self, ref: RunRef) -> RunStatus:
+        return RunStatus(
+            ref=ref,
+            state=RunState.CANCELLED,
+            native="deleted",
+            message="the computation no longer exists on Code Ocean (deleted)",
+        )
 
     def cancel(self, ref: RunRef) -> Exchange[RunStatus]:
         """Stop the run with ``DELETE computations/{id}``, which also deletes it.
@@ -337,7 +369,8 @@ class CodeOceanBackend(Backend):
 
     def _cancel(self, ref: RunRef) -> Exchange[RunStatus]:
         current = yield from self._status(ref)
-        if current.is_terminal:
+        raw_state = (current.native or "").partition("/")[0]
+        if current.is_terminal or raw_state in FINISHED:
             return current
         with contextlib.suppress(NotFound):  # gone already: the outcome asked for
             yield self._req("DELETE", f"computations/{ref.id}", purpose="stop and delete run")
@@ -394,3 +427,8 @@ class CodeOceanBackend(Backend):
     def error_for(self, response: httpx.Response, context: str) -> PlatformError:
         """``{"message": ...}`` bodies become the error text; anything else a short excerpt."""
         return error_for(response, context)
+
+
+def _identity(plan: Launch) -> str:
+    """Launches with equal identities cannot be told apart by their runs."""
+    return json.dumps([plan.kind, plan.body], sort_keys=True)

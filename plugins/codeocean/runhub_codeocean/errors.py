@@ -8,11 +8,32 @@ from typing import Any
 import httpx
 
 from runhub.backend import RunRef, response_excerpt, response_json
-from runhub.errors import AuthError, NotFound, PlatformError, RateLimited, SpecError
+from runhub.errors import (
+    AmbiguousLaunch,
+    AuthError,
+    NotFound,
+    PlatformError,
+    RateLimited,
+    SpecError,
+)
 
 _TAGS = re.compile(r"<[^>]*>")
-#: Computation ids are UUIDs; anything outside this set would change the URL path.
-ID = re.compile(r"[A-Za-z0-9._-]+")
+#: Computation ids are UUIDs; anything outside this set would change the URL path,
+#: and so would an id of dots only (``computations/..`` is ``/api/v1/``).
+ID = re.compile(r"(?!\.+$)[A-Za-z0-9._-]+")
+
+
+class UnsettledLaunch(AmbiguousLaunch):
+    """A launch whose answer was lost, and whose run the listings cannot settle:
+    several computations match, or some may match, or a listing could not be read.
+
+    Nothing is sent again. ``candidates`` are the computations that may be the run.
+    """
+
+    def __init__(self, message: str, *, candidates: list[str], hint: str) -> None:
+        super().__init__(message, method="POST", url="computations")
+        self.candidates = candidates
+        self.hint = hint
 
 
 def check_ref(ref: RunRef) -> None:
@@ -45,9 +66,15 @@ def error_for(response: httpx.Response, context: str) -> PlatformError:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         detail = data["message"]
         extra = {k: v for k, v in data.items() if k != "message"}
+    elif data in ({}, []):
+        detail = ""  # an empty JSON body says nothing worth quoting
     else:
         detail = " ".join(_TAGS.sub(" ", response_excerpt(response, 400)).split())[:160]
-    message = f"{context} -> {status}: {detail}" if detail else f"{context} -> {status}"
+    message = (
+        f"{context} -> {status}: {detail}"
+        if detail
+        else f"{context} -> {status} {response.reason_phrase}".rstrip()
+    )
     if status == 401:
         return AuthError(
             message,

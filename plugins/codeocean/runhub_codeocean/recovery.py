@@ -1,106 +1,199 @@
-"""Finding the run an ambiguous ``POST computations`` may have created.
+"""Looking for the run an interrupted ``POST computations`` may have created.
 
-Code Ocean takes no idempotency key and no name at launch, so after a dropped
-connection the only evidence is the capsule's (or pipeline's) computation list:
-a computation created since the attempt (minus clock-skew slack), with the same
-parameters and data assets, that no earlier launch of this backend claimed.
+Called after an ambiguous failure (a dropped connection, a read timeout, a 500,
+502, 503 or 504 answer, a truncated body: the driver's ``AmbiguousLaunch``) and
+after a crash (a ledger row attempted, never answered). Where it looks:
+
+- ``GET capsules/{id}/computations`` or ``pipelines/{id}/computations`` (SDK
+  ``Capsules.list_computations`` / ``Pipelines.list_computations``). A 404 for a
+  capsule id is asked again as a pipeline: the docs' Run Capsule table calls
+  ``capsule_id`` "the id of the capsule/pipeline to run".
+- For a ``version`` pin, also the listing of the release capsule: a released
+  version runs as a capsule of its own (SDK ``Capsule.release_capsule``, "Release
+  capsule ID"; the docs give computations of release capsules ``owner:
+  "release"``), read from ``GET capsules/{id}``. Which listing shows those runs
+  the SDK does not say, so both are read.
+- When named parameters come back as labels only (no ``param_name``): ``GET
+  capsules/{id}/app_panel[?version=]``, whose ``parameters`` pair each
+  ``param_name`` with its label (SDK ``AppPanelParameters``).
+
+The outcome is the computation that matches (adopted), or None when every listing
+was read and nothing in it may be the run (the launch may be sent again). Several
+matches are adopted (the oldest) only when nothing tells them apart — the same
+inputs, the same owner — and no identical launch of this process is still waiting
+for its answer: rows identical in everything sent then pair off with their runs,
+one each, and looking at them could tell a person nothing more. Anything else
+raises :class:`UnsettledLaunch`: never a second POST, never NotFound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import json
+from collections.abc import Collection
 from typing import Any
 
+from runhub.backend import Exchange, response_json
+from runhub.errors import NotFound, RunhubError
+from runhub_codeocean.errors import ID, UnsettledLaunch
+from runhub_codeocean.matching import Candidates, sort_out
+from runhub_codeocean.results import Requester
+from runhub_codeocean.translate import Launch
 
-def _values(params: Any) -> list[Any]:
-    return [p.get("value") for p in params if isinstance(p, Mapping)]
-
-
-def _named(params: Any) -> dict[Any, Any]:
-    return {p.get("param_name"): p.get("value") for p in params if isinstance(p, Mapping)}
-
-
-def params_match(sent: Mapping[str, Any], reported: Any) -> bool:
-    """True unless the reported ``parameters`` contradict what was sent.
-
-    Servers may fill in defaults, so ordered values need only start with ours and
-    named ones need only include ours. A missing list contradicts nothing.
-    """
-    if not isinstance(reported, list):
-        return True
-    ordered = sent.get("parameters")
-    if ordered and _values(reported)[: len(ordered)] != ordered:
-        return False
-    named = sent.get("named_parameters")
-    if named:
-        have = _named(reported)
-        return all(have.get(p["param_name"]) == p["value"] for p in named)
-    return True
+PURPOSE = "look for the run an interrupted launch may have created"
 
 
-def _mount(value: Any) -> Any:
-    return value.strip("/") if isinstance(value, str) else value
-
-
-def assets_match(sent: list[dict[str, str]], reported: Any) -> bool:
-    """Same data asset ids; and the same mount wherever both sides name one."""
-    if reported is None:
-        return not sent
-    if not isinstance(reported, list):
-        return False
-    have = [a for a in reported if isinstance(a, Mapping)]
-    if sorted(a["id"] for a in sent) != sorted(str(a.get("id")) for a in have):
-        return False
-    mounts = {a.get("id"): a.get("mount") for a in have}
-    return all(
-        "mount" not in a
-        or mounts.get(a["id"]) is None
-        or _mount(mounts[a["id"]]) == _mount(a["mount"])
-        for a in sent
-    )
-
-
-def processes_match(sent: list[dict[str, Any]], reported: Any) -> bool:
-    """Each process we parameterised reports matching parameters (when reported)."""
-    if not isinstance(reported, list):
-        return True
-    by_name = {p.get("name"): p for p in reported if isinstance(p, Mapping)}
-    for process in sent:
-        theirs = by_name.get(process["name"])
-        if theirs is not None and not params_match(process, theirs.get("parameters")):
-            return False
-    return True
-
-
-def matches(body: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
-    """Could ``item`` (a listed computation) be the run ``body`` asked for?"""
-    profile = body.get("nextflow_profile")
-    if profile and item.get("nextflow_profile") not in (None, profile):
-        return False
-    return (
-        assets_match(body.get("data_assets") or [], item.get("data_assets"))
-        and params_match(body, item.get("parameters"))
-        and processes_match(body.get("processes") or [], item.get("processes"))
-    )
-
-
-def find_created(
-    body: Mapping[str, Any],
-    listing: Iterable[Any],
+def look_for_run(
+    req: Requester,
+    plan: Launch,
     *,
     since: float,
     claimed: Collection[str],
-) -> dict[str, Any] | None:
-    """The earliest unclaimed computation created at or after ``since`` matching ``body``."""
-    best: dict[str, Any] | None = None
-    for item in listing:
-        if not isinstance(item, dict):
-            continue
-        ident, created = item.get("id"), item.get("created")
-        if not isinstance(ident, str) or ident in claimed:
-            continue
-        if not isinstance(created, int | float) or created < since:
-            continue
-        if matches(body, item) and (best is None or created < best["created"]):
-            best = item
-    return best
+    cause: str | None = None,
+    busy: bool = False,
+) -> Exchange[dict[str, Any] | None]:
+    """The computation ``plan``'s interrupted launch created, or None if it
+    certainly created none; :class:`UnsettledLaunch` when the listings cannot say.
+    ``busy``: an identical launch is still waiting for its answer (its run may be
+    one of those listed)."""
+    listing: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    route = yield from _read_listing(req, plan.route, plan.target, listing, problems)
+    if route is not None and plan.body.get("version") is not None:
+        release = yield from _release_capsule(req, route, plan.target, problems)
+        if release is not None:
+            yield from _read_listing(req, route, release, listing, problems, fallback=False)
+    found = sort_out(plan.body, listing.values(), since=since, claimed=claimed)
+    if found.unsure and plan.body.get("named_parameters") and route is not None:
+        labels = yield from _labels(req, route, plan, problems)
+        if labels:
+            found = sort_out(
+                plan.body, listing.values(), since=since, claimed=claimed, labels=labels
+            )
+    if not problems and not found.unsure:
+        if not found.matches:
+            return None
+        if not busy and _alike(found.matches):
+            return found.matches[0]
+    raise _unsettled(plan, found, problems, cause, busy=busy)
+
+
+#: What a computation reports of how it was launched, and by whom.
+_INPUTS = ("owner", "data_assets", "parameters", "processes", "nextflow_profile")
+
+
+def _alike(matches: list[dict[str, Any]]) -> bool:
+    """True if nothing listed tells these computations apart."""
+
+    def fingerprint(item: dict[str, Any]) -> str:
+        fields = {k: item.get(k) for k in _INPUTS}
+        if isinstance(fields["data_assets"], list):
+            fields["data_assets"] = sorted(fields["data_assets"], key=repr)
+        return json.dumps(fields, sort_keys=True, default=repr)
+
+    return len({fingerprint(m) for m in matches}) == 1
+
+
+def _read_listing(
+    req: Requester,
+    route: str,
+    target: str,
+    into: dict[str, dict[str, Any]],
+    problems: list[str],
+    *,
+    fallback: bool = True,
+) -> Exchange[str | None]:
+    """Add ``route/target``'s computations to ``into``; the route that answered."""
+    routes = [route, "pipelines"] if fallback and route == "capsules" else [route]
+    for index, tried in enumerate(routes):
+        path = f"{tried}/{target}/computations"
+        try:
+            response = yield req("GET", path, purpose=PURPOSE)
+            data = response_json(response)
+        except NotFound as exc:
+            if index + 1 < len(routes):
+                continue  # perhaps a pipeline id given as capsule_id
+            problems.append(f"no listing of {target}'s computations ({exc.detail or exc})")
+            return None
+        except RunhubError as exc:
+            problems.append(f"{path} could not be read ({exc})")
+            return None
+        if not isinstance(data, list):
+            problems.append(f"{path} answered {type(data).__name__} instead of a list")
+            return None
+        for item in data:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                into.setdefault(item["id"], item)
+        return tried
+    return None  # pragma: no cover (the loop always returns)
+
+
+def _release_capsule(
+    req: Requester, route: str, target: str, problems: list[str]
+) -> Exchange[str | None]:
+    """The id of ``target``'s release capsule, if it has one."""
+    try:
+        response = yield req("GET", f"{route}/{target}", purpose=PURPOSE)
+        data = response_json(response)
+    except RunhubError as exc:
+        problems.append(f"{route}/{target} could not be read to find its release capsule ({exc})")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{route}/{target} answered {type(data).__name__} instead of an object")
+        return None
+    release = data.get("release_capsule")
+    if isinstance(release, str) and ID.fullmatch(release) and release != target:
+        return release
+    return None
+
+
+def _labels(
+    req: Requester, route: str, plan: Launch, problems: list[str]
+) -> Exchange[dict[str, str]]:
+    """``param_name`` -> label, from the app panel of the version launched."""
+    version = plan.body.get("version")
+    try:
+        response = yield req(
+            "GET",
+            f"{route}/{plan.target}/app_panel",
+            params={"version": version} if version is not None else None,
+            purpose="read parameter labels to recognise an interrupted launch's run",
+        )
+        data = response_json(response)
+    except RunhubError as exc:
+        problems.append(f"the app panel of {plan.target} could not be read ({exc})")
+        return {}
+    params = data.get("parameters") if isinstance(data, dict) else None
+    labels = {}
+    for param in params if isinstance(params, list) else []:
+        if isinstance(param, dict):
+            key, label = param.get("param_name"), param.get("name")
+            if isinstance(key, str) and isinstance(label, str):
+                labels[key] = label
+    return labels
+
+
+def _unsettled(
+    plan: Launch, found: Candidates, problems: list[str], cause: str | None, *, busy: bool
+) -> UnsettledLaunch:
+    ids = found.ids
+    lost = cause or "the process launching it stopped before recording the answer"
+    if problems:
+        why = "its run could not be looked for: " + "; ".join(problems)
+    elif busy and found.matches and not found.unsure:
+        why = (
+            "an identical launch is still waiting for its answer, so a matching"
+            " computation may be that one's"
+        )
+    elif len(found.matches) > 1:
+        why = f"{len(found.matches)} different computations created since then match what it sent"
+    else:
+        why = "the listing cannot tell whether a computation created since then is its run"
+    message = (
+        f"launch of {plan.kind} {plan.target} needs a look: its answer was lost ({lost}) and {why}"
+    )
+    if ids:
+        message += "; candidates: " + ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+    check = " ".join(f"codeocean:{i}" for i in ids[:3])
+    hint = "runhub did not send it again; " + (f"check `runhub status {check}`; " if ids else "")
+    hint += "running the same batch again looks for it again"
+    return UnsettledLaunch(message, candidates=ids, hint=hint)

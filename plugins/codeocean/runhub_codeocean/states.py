@@ -1,7 +1,13 @@
 """Code Ocean computation JSON -> RunStatus (DESIGN.md §4), leniently.
 
 The official SDK raises on a state it does not know; runhub maps anything unknown
-to UNKNOWN and keeps the raw text in ``native``.
+to UNKNOWN and keeps the raw text in ``native``. The verdict rule: a ``completed``
+computation is always terminal, and only ``end_status: succeeded`` with exit code 0
+(or none) is a success. The SDK describes ``exit_code`` as "0 for success, non-zero
+for failure" and ``end_status`` as "Final status once computation is completed"
+(``codeocean/models/computation.py``, SDK 0.17.0), so a non-zero exit code fails the
+run whatever ``end_status`` says, and an ``end_status`` this version does not know is
+a failure, never a success (``completed/timed_out`` with exit code 0 included).
 """
 
 from __future__ import annotations
@@ -23,26 +29,54 @@ STATES: Mapping[str, RunState] = {
     "failed": RunState.FAILED,
 }
 
-#: ``end_status`` of a ``completed`` computation.
+#: ``end_status`` of a ``completed`` computation (the SDK's ``ComputationEndStatus``).
 END_STATUSES: Mapping[str, RunState] = {
     "succeeded": RunState.SUCCEEDED,
     "failed": RunState.FAILED,
     "stopped": RunState.CANCELLED,
 }
 
+#: Raw ``state`` values after which the computation is over, whatever runhub maps
+#: them to: ``cancel`` never deletes such a run (it would only destroy results).
+FINISHED = frozenset({"completed", "failed"})
+
+
+def _exit_code(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 def map_state(state: Any, end_status: Any, exit_code: Any) -> RunState:
     """The RunState for a computation's ``state``/``end_status``/``exit_code``."""
     if state != "completed":
         return STATES.get(state, RunState.UNKNOWN) if isinstance(state, str) else RunState.UNKNOWN
-    if end_status is not None:
-        mapped = END_STATUSES.get(end_status) if isinstance(end_status, str) else None
-        if mapped is not None:
-            return mapped
-    # No (or an unknown) end_status: judge by the exit code, as the SDK's users do.
-    if isinstance(exit_code, int) and not isinstance(exit_code, bool):
-        return RunState.SUCCEEDED if exit_code == 0 else RunState.FAILED
-    return RunState.SUCCEEDED if end_status is None else RunState.UNKNOWN
+    code = _exit_code(exit_code)
+    if end_status is None:
+        # No verdict field: judge by the exit code, as the SDK's users do (an
+        # absent one is taken as 0, like the aind pipeline monitor does).
+        return RunState.FAILED if code not in (None, 0) else RunState.SUCCEEDED
+    mapped = END_STATUSES.get(end_status) if isinstance(end_status, str) else None
+    if mapped is RunState.SUCCEEDED and code not in (None, 0):
+        return RunState.FAILED
+    # An end_status this version does not know is terminal and not a success.
+    return mapped if mapped is not None else RunState.FAILED
+
+
+def verdict_message(state: Any, end_status: Any, exit_code: Any) -> str | None:
+    """Why a ``completed`` computation is FAILED when its fields alone do not say so
+    (an unknown ``end_status``, or ``succeeded`` with a non-zero exit code)."""
+    if state != "completed":
+        return None
+    code = _exit_code(exit_code)
+    known = isinstance(end_status, str) and end_status in END_STATUSES
+    if end_status is not None and not known:
+        tail = f", exit code {code}" if code is not None else ""
+        return (
+            f"Code Ocean reported end_status {end_status!r}{tail}, unknown to runhub:"
+            " treated as a failure"
+        )
+    if code not in (None, 0) and end_status in (None, "succeeded"):
+        return f"exited with code {code} (a non-zero exit code is a failure)"
+    return None
 
 
 def native_of(state: Any, end_status: Any) -> str | None:
@@ -77,6 +111,8 @@ def to_status(
         message = (
             f"Code Ocean reported state {native_of(state_text, end_status)!r}, unknown to runhub"
         )
+    if message is None:
+        message = verdict_message(state_text, end_status, exit_code)
     extra = {}
     if data.get("has_results") is not None:
         extra["has_results"] = data["has_results"]
@@ -89,7 +125,7 @@ def to_status(
         message=message,
         created=created,
         ended=ended,
-        exit_code=exit_code if isinstance(exit_code, int) else None,
+        exit_code=_exit_code(exit_code),
         name=data.get("name"),
         extra=extra,
     )

@@ -11,6 +11,7 @@ from runhub_codeocean.emulator.seed import (
     QC_CAPSULE,
     REFERENCE_ASSET,
 )
+from runhub_codeocean.emulator.variance import VARIANCE
 
 __all__ = [
     "ANNOTATION_ASSET",
@@ -20,5 +21,6 @@ __all__ = [
     "PIPELINE",
     "QC_CAPSULE",
     "REFERENCE_ASSET",
+    "VARIANCE",
     "CodeOceanEmulator",
 ]

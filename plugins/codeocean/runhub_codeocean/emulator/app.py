@@ -4,7 +4,9 @@ Serve it in-process with ``runhub.testing.emulator.mock_transport(app)`` or over
 HTTP with ``EmulatorServer(app)`` / ``python -m runhub_codeocean.emulator``.
 It checks HTTP Basic auth (token as user name, empty password), checks run
 requests against the SDK's ``RunParams`` model and the seeded capsules, and
-answers 400/401/404 with ``{"message": ...}`` like Code Ocean.
+answers 400/401/404 with ``{"message": ...}`` like Code Ocean. ``variance`` switches
+on documented readings of the platform the default mode does not show (see
+:mod:`.variance`).
 """
 
 from __future__ import annotations
@@ -15,21 +17,23 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 
 from runhub.testing.emulator import Clock
-from runhub_codeocean.emulator.catalog import LOGS, Catalog
+from runhub_codeocean.emulator.catalog import LOGS, Catalog, app_panel_json
 from runhub_codeocean.emulator.model import LIST_FOLDER_PARAMS, RUN_PARAMS, check
-from runhub_codeocean.emulator.runs import Run
-from runhub_codeocean.emulator.seed import RESULT_FILES, seed_assets, seed_targets
+from runhub_codeocean.emulator.runs import Run, reported_assets, reported_parameters
+from runhub_codeocean.emulator.seed import RESULT_FILES, Target, seed_assets, seed_targets
+from runhub_codeocean.emulator.variance import readings
 
 DEFAULT_TOKEN = "emulator-token"
 API = "/api/v1/"
 DOWNLOADS = "/emulator-downloads/"
-_FATES = ("slow", "crash", "fail")
+_FATES = ("slow", "crash", "fail", "nonzero")
 
 
 def _error(status: int, message: str) -> httpx.Response:
@@ -52,12 +56,18 @@ class CodeOceanEmulator(Catalog):
         token: str = DEFAULT_TOKEN,
         clock: Clock | None = None,
         server_version: str = "4.9.0",
+        variance: bool | str | Iterable[str] | None = None,
     ) -> None:
         self.token = token
         self.clock = clock or Clock()
         self.server_version = server_version
+        #: The documented readings switched on (:data:`.variance.VARIANCE`).
+        self.variance = readings(variance)
         self.targets = seed_targets()
+        self.releases = {t.release: t for t in self.targets.values()}
         self.assets = seed_assets()
+        #: Result file -> size of every finished run (tests may add names).
+        self.result_files = dict(RESULT_FILES)
         self.runs: dict[str, Run] = {}
         #: Every computation id ever created, in order (deleted ones included).
         self.created: list[str] = []
@@ -65,6 +75,11 @@ class CodeOceanEmulator(Catalog):
         self.requests: list[tuple[str, str]] = []
         #: JSON bodies of the run requests accepted, in order.
         self.run_bodies: list[dict[str, Any]] = []
+        #: ``User-Agent`` of every request answered (after auth), in order.
+        self.user_agents: list[str | None] = []
+        #: Statuses to answer the next run requests with *after* creating the run
+        #: (a 500 from a server that did the work): ``app.after_create.append(500)``.
+        self.after_create: list[int] = []
         self._epoch = time.time() - self.clock.now()
         self._lock = threading.RLock()
         self._expected = "Basic " + base64.b64encode(f"{token}:".encode()).decode()
@@ -76,6 +91,7 @@ class CodeOceanEmulator(Catalog):
             ("POST", re.compile(r"computations/([^/]+)/results"), self._results),
             ("GET", re.compile(r"computations/([^/]+)/results/urls"), self._urls),
             ("GET", re.compile(r"(capsules|pipelines)/([^/]+)/computations"), self._list),
+            ("GET", re.compile(r"(capsules|pipelines)/([^/]+)/app_panel"), self._app_panel),
         ]
         self._routes[:0] = self.catalog_routes()
 
@@ -119,6 +135,7 @@ class CodeOceanEmulator(Catalog):
         tail = path[len(API) :].rstrip("/")
         with self._lock:
             self.requests.append((request.method, tail))
+            self.user_agents.append(request.headers.get("user-agent"))
             for method, pattern, handler in self._routes:
                 match = pattern.fullmatch(tail)
                 if match and method == request.method:
@@ -142,19 +159,34 @@ class CodeOceanEmulator(Catalog):
         problem = check(body, RUN_PARAMS, "body")
         if problem:
             return _error(400, problem)
-        capsule, pipeline = body.get("capsule_id"), body.get("pipeline_id")
-        if bool(capsule) == bool(pipeline):
-            return _error(400, "either capsule_id or pipeline_id must be specified, but not both")
-        kind = "capsule" if capsule else "pipeline"
-        target = self.targets.get(capsule or pipeline)
-        if target is None or target.kind != kind:
-            return _error(404, f"{kind} {capsule or pipeline} not found")
+        target = self._target_of(body)
+        if isinstance(target, httpx.Response):
+            return target
         problem = self._check_run(body, target)
         if problem:
             return _error(400, problem)
         run = self._create(body, target)
         self.run_bodies.append(body)
+        if self.after_create:
+            status = self.after_create.pop(0)
+            return _error(status, "internal error while starting the computation")
         return httpx.Response(200, json=run.to_json(self.clock.now()))
+
+    def _target_of(self, body: dict[str, Any]) -> Target | httpx.Response:
+        capsule, pipeline = body.get("capsule_id"), body.get("pipeline_id")
+        if capsule and pipeline and "capsule-id-wins" in self.variance:
+            pipeline = None
+        if bool(capsule) == bool(pipeline):
+            return _error(400, "either capsule_id or pipeline_id must be specified, but not both")
+        kind = "capsule" if capsule else "pipeline"
+        ident = str(capsule or pipeline)
+        target: Target | None = self.targets.get(ident)
+        as_capsule = kind == "capsule" and "pipeline-as-capsule" in self.variance
+        if target is not None and target.kind != kind and not as_capsule:
+            target = None
+        if target is None:
+            return _error(404, f"{kind} {ident} not found")
+        return target
 
     def _check_run(self, body: dict[str, Any], target: Any) -> str | None:
         version = body.get("version")
@@ -183,10 +215,14 @@ class CodeOceanEmulator(Catalog):
     def _create(self, body: dict[str, Any], target: Any) -> Run:
         values = _all_values(body)
         fate = next((f for f in _FATES if f in values), "succeeded")
-        assets = [
-            {"id": a["id"], "mount": a.get("mount") or self.assets[a["id"]].mount}
-            for a in body.get("data_assets") or []
-        ]
+        defaults = {a.id: a.mount for a in self.assets.values()}
+        assets = reported_assets(
+            body.get("data_assets") or [],
+            defaults,
+            target,
+            attached="attached-assets" in self.variance,
+        )
+        label_only = "label-only-parameters" in self.variance
         processes = None
         if target.kind == "pipeline":
             given = {p["name"]: p for p in body.get("processes") or []}
@@ -196,7 +232,9 @@ class CodeOceanEmulator(Catalog):
                     "capsule_id": step.id,
                     "version": step.versions,
                     "public": False,
-                    "parameters": _params(given.get(name, {})),
+                    "parameters": reported_parameters(
+                        given.get(name, {}), step, label_only=label_only
+                    ),
                 }
                 for name, step in target.processes.items()
             ]
@@ -208,9 +246,11 @@ class CodeOceanEmulator(Catalog):
             name=f"Run {len(self.created) + 1}",
             fate=fate,
             data_assets=assets,
-            parameters=_params(body),
+            parameters=reported_parameters(body, target, label_only=label_only),
             processes=processes,
             nextflow_profile=body.get("nextflow_profile"),
+            version=body.get("version"),
+            unknown_end="unknown-end-status" in self.variance,
         )
         self.runs[run.id] = run
         self.created.append(run.id)
@@ -243,13 +283,39 @@ class CodeOceanEmulator(Catalog):
         del self.runs[ident]
         return httpx.Response(204)
 
-    def _list(self, request: httpx.Request, route: str, ident: str) -> httpx.Response:
-        target = self.targets.get(ident)
+    def _lookup(self, route: str, ident: str) -> tuple[Target, bool] | httpx.Response:
+        """The target ``route/ident`` names, and whether it is its release capsule."""
+        target, release = self.targets.get(ident), False
+        if target is None and ident in self.releases:
+            target, release = self.releases[ident], True
         if target is None or f"{target.kind}s" != route:
             return _error(404, f"{route[:-1]} {ident} not found")
+        return target, release
+
+    def _list(self, request: httpx.Request, route: str, ident: str) -> httpx.Response:
+        found = self._lookup(route, ident)
+        if isinstance(found, httpx.Response):
+            return found
+        target, release = found
+        apart = "release-listing" in self.variance
         now = self.clock.now()
-        items = [r.to_json(now) for r in self.runs.values() if r.target is target]
+        items = [
+            r.to_json(now)
+            for r in self.runs.values()
+            if r.target is target
+            and (r.version is not None if release else not (apart and r.version is not None))
+        ]
         return httpx.Response(200, json=items)
+
+    def _app_panel(self, request: httpx.Request, route: str, ident: str) -> httpx.Response:
+        found = self._lookup(route, ident)
+        if isinstance(found, httpx.Response):
+            return found
+        version = request.url.params.get("version")
+        known = version is None or (version.isdigit() and 1 <= int(version) <= found[0].versions)
+        if not known:
+            return _error(404, f"version {version} of {ident} not found")
+        return httpx.Response(200, json=app_panel_json(found[0], self.assets))
 
     # -- results -----------------------------------------------------------------------
 
@@ -262,7 +328,7 @@ class CodeOceanEmulator(Catalog):
         problem = problem or check(body, LIST_FOLDER_PARAMS, "body")
         if problem:
             return _error(400, problem)
-        items = run.results(self.clock.now(), body["path"])
+        items = run.results(self.clock.now(), body["path"], self.result_files)
         if items is None:
             return _error(404, f"no result folder {body['path']!r}")
         return httpx.Response(200, json={"items": items})
@@ -272,31 +338,21 @@ class CodeOceanEmulator(Catalog):
         if isinstance(run, httpx.Response):
             return run
         path = request.url.params.get("path", "")
-        if path not in RESULT_FILES or not run.results(self.clock.now(), ""):
+        finished = run.results(self.clock.now(), "", self.result_files)
+        if path not in self.result_files or not finished:
             return _error(404, f"no result file {path!r}")
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        signed = f"{origin}{DOWNLOADS}{ident}/{path}?X-Signature=emulated"
+        signed = f"{origin}{DOWNLOADS}{ident}/{quote(path)}?X-Signature=emulated"
         return httpx.Response(200, json={"download_url": signed, "view_url": signed + "&view=1"})
 
     def _download(self, rest: str) -> httpx.Response:
-        ident, _, path = rest.partition("/")
+        ident, _, quoted = rest.partition("/")
+        path = unquote(quoted)
         with self._lock:
             run = self.runs.get(ident)
-        if run is None or path not in RESULT_FILES:
+        if run is None or path not in self.result_files:
             return httpx.Response(404, text="NoSuchKey")
-        return httpx.Response(200, content=b"x" * RESULT_FILES[path])
-
-
-def _params(body: dict[str, Any]) -> list[dict[str, str]] | None:
-    """The ``parameters`` a computation reports for what was sent."""
-    if body.get("parameters") is not None:
-        return [{"name": f"arg{i + 1}", "value": v} for i, v in enumerate(body["parameters"])]
-    if body.get("named_parameters") is not None:
-        return [
-            {"name": p["param_name"], "param_name": p["param_name"], "value": p["value"]}
-            for p in body["named_parameters"]
-        ]
-    return None
+        return httpx.Response(200, content=b"x" * self.result_files[path])
 
 
 def _check_params(body: dict[str, Any], target: Any, where: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Capsules, pipelines and data assets by id, and each run's ``output`` log.
+"""Capsules, pipelines (and their release capsules), app panels and data assets by
+id, and each run's ``output`` log.
 
 Bodies follow the official SDK 0.17.0 models (``codeocean.models.capsule.Capsule``,
 ``codeocean.models.data_asset.DataAsset``: every required field, snake_case keys);
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 
 from runhub_codeocean.emulator.runs import Run
+from runhub_codeocean.emulator.seed import DataAsset, Target
 
 #: Where the signed ``output`` logs are served (no auth, like a pre-signed URL).
 LOGS = "/emulator-logs/"
@@ -30,6 +32,8 @@ class Catalog:
     """The read-only lookups of targets and assets, and run logs (mixed into the app)."""
 
     targets: dict[str, Any]
+    #: Release capsule id -> the target whose released versions it runs.
+    releases: dict[str, Any]
     assets: dict[str, Any]
     runs: dict[str, Run]
     clock: Any
@@ -49,25 +53,27 @@ class Catalog:
         ]
 
     def _target(self, request: httpx.Request, route: str, ident: str) -> httpx.Response:
-        target = self.targets.get(ident)
+        target, release = self.targets.get(ident), False
+        if target is None and ident in self.releases:
+            target, release = self.releases[ident], True  # a release capsule
         if target is None or f"{target.kind}s" != route:
             return _error(404, f"{route[:-1]} {ident} not found")
         released = 1_700_000_000
-        return httpx.Response(
-            200,
-            json={
-                "id": target.id,
-                "created": released,
-                "name": target.name,
-                "status": "release" if target.versions else "non_release",
-                "owner": "emulator-user",
-                "slug": str(int(target.id[:6], 16)),
-                "versions": [
-                    {"major_version": n, "minor_version": 0, "release_time": released + n}
-                    for n in range(1, target.versions + 1)
-                ],
-            },
-        )
+        body = {
+            "id": ident,
+            "created": released,
+            "name": target.name,
+            "status": "release" if release or target.versions else "non_release",
+            "owner": "emulator-user",
+            "slug": str(int(ident[:6], 16)),
+            "versions": [
+                {"major_version": n, "minor_version": 0, "release_time": released + n}
+                for n in range(1, target.versions + 1)
+            ],
+        }
+        if not release:
+            body["release_capsule"] = target.release  # SDK Capsule.release_capsule
+        return httpx.Response(200, json=body)
 
     def _asset(self, request: httpx.Request, ident: str) -> httpx.Response:
         asset = self.assets.get(ident)
@@ -107,6 +113,23 @@ class Catalog:
         return httpx.Response(200, text=output_log(run, self.clock.now()))
 
 
+def app_panel_json(target: Target, assets: dict[str, DataAsset]) -> dict[str, Any]:
+    """``target``'s app panel (SDK ``AppPanel``): its parameters (label and
+    ``param_name``) and its attached data assets."""
+    parameters: list[dict[str, Any]] = [
+        {"name": target.ordered_label(i), "type": "text"} for i in range(target.ordered)
+    ]
+    parameters += [
+        {"name": target.label(key), "param_name": key, "type": "text"}
+        for key in sorted(target.named)
+    ]
+    attached = [
+        {"id": i, "mount": m, "name": assets[i].name, "kind": "internal", "accessible": True}
+        for i, m in target.attached
+    ]
+    return {"general": {"title": target.name}, "parameters": parameters, "data_assets": attached}
+
+
 def output_log(run: Run, now: float) -> str:
     """What a run of this fate prints."""
     state, end_status, exit_code, _ = run.phase(now)
@@ -118,11 +141,11 @@ def output_log(run: Run, now: float) -> str:
     lines += [f"mounted {a['id']} at /data/{a['mount']}" for a in run.data_assets]
     if state == "failed":
         lines.append("error: the run crashed (scripted by the emulator)")
-    elif end_status == "failed":
+    elif end_status != "succeeded" or exit_code not in (None, 0):
         lines.append(f"error: step failed (scripted by the emulator); exit code {exit_code}")
     else:
         lines.append("done: results written to /results")
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["LOGS", "Catalog", "output_log"]
+__all__ = ["LOGS", "Catalog", "app_panel_json", "output_log"]

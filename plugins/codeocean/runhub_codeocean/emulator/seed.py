@@ -1,11 +1,15 @@
 """The emulator's seeded world: capsules, a pipeline and data assets.
 
 The ids are fixed so that ``examples/codeocean/*.yaml`` run against a fresh
-emulator. Parameter values ``fail``, ``crash`` and ``slow`` script a run's fate.
+emulator. Parameter values ``fail``, ``crash``, ``slow`` and ``nonzero`` script a
+run's fate. Each capsule and pipeline has a data asset attached (reported in its
+runs' ``data_assets`` in the variance mode), app-panel labels for its parameters,
+and a release capsule holding its released versions.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 #: Capsule taking three ordered parameters (read length, coverage, sequencer).
@@ -33,6 +37,25 @@ class Target:
     versions: int = 1
     #: Pipelines: process name -> the capsule it runs.
     processes: dict[str, Target] = field(default_factory=dict)
+    #: App-panel labels: of the ordered parameters, and by ``param_name``.
+    ordered_labels: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    #: Data assets attached to the capsule itself: ``(id, mount)``.
+    attached: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def release(self) -> str:
+        """The id of the release capsule its released versions run as."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"codeocean-emulator/release/{self.id}"))
+
+    def label(self, param_name: str) -> str:
+        """The app panel's label for ``param_name`` (the name itself if none)."""
+        return self.labels.get(param_name, param_name)
+
+    def ordered_label(self, index: int) -> str:
+        """The label of ordered parameter ``index``."""
+        labels = self.ordered_labels
+        return labels[index] if index < len(labels) else f"arg{index + 1}"
 
 
 @dataclass(frozen=True)
@@ -46,13 +69,25 @@ class DataAsset:
 
 def seed_targets() -> dict[str, Target]:
     """Fresh capsules and pipelines, by id."""
-    art = Target(ART_CAPSULE, "ART Illumina read simulator", "capsule", ordered=3, versions=3)
+    art = Target(
+        ART_CAPSULE,
+        "ART Illumina read simulator",
+        "capsule",
+        ordered=3,
+        versions=3,
+        ordered_labels=("Read length", "Fold coverage", "Sequencing system"),
+        attached=((ANNOTATION_ASSET, "annotations"),),
+    )
     qc = Target(
         QC_CAPSULE,
         "FASTQ quality control",
         "capsule",
         named=frozenset({"NumFiles", "mode", "threads", "adapter_trimming"}),
         versions=2,
+        # Labels equal to the name for some (the docs call ``name`` the parameter
+        # name), display labels for others (the SDK calls it the label).
+        labels={"NumFiles": "Number of files", "threads": "Threads", "adapter_trimming": "Trim"},
+        attached=((REFERENCE_ASSET, "Reference"),),
     )
     pipeline = Target(
         PIPELINE,
@@ -61,6 +96,8 @@ def seed_targets() -> dict[str, Target]:
         named=frozenset({"outdir"}),
         versions=2,
         processes={"capsule_art_simulation_illumina_1": art, "capsule_fastq_qc_2": qc},
+        labels={"outdir": "Output folder"},
+        attached=((REFERENCE_ASSET, "Reference"),),
     )
     return {t.id: t for t in (art, qc, pipeline)}
 
