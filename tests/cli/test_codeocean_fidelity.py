@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import runhub_codeocean
+import runhub_ica
 from runhub_codeocean.backend import CodeOceanBackend
 from runhub_codeocean.emulator import ART_CAPSULE, DEFAULT_TOKEN, QC_CAPSULE, CodeOceanEmulator
 from runhub_ica.emulator import IcaEmulator, seed
@@ -252,4 +253,5 @@ def test_ica_requests_carry_the_user_agent_too(cli: Any, monkeypatch: pytest.Mon
         done = cli("launch", str(spec))
     assert done.code == 0, done.err
     assert agents
-    assert all(a is not None and a.startswith(f"runhub/{runhub.__version__}") for a in agents)
+    expected = f"runhub/{runhub.__version__} ica/{runhub_ica.__version__}"
+    assert set(agents) == {expected}

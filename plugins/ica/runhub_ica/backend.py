@@ -28,6 +28,7 @@ from runhub.errors import AuthError, PlatformError, SpecError
 from runhub.gather import gather
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
+from runhub_ica._version import __version__
 from runhub_ica.auth import Credentials
 from runhub_ica.datapaths import DataItem
 from runhub_ica.inspection import Inspector
@@ -69,6 +70,7 @@ class IcaBackend(Backend):
     """Illumina Connected Analytics (v2 REST API)."""
 
     name: ClassVar[str] = "ica"
+    version: ClassVar[str | None] = __version__
     settings_model: ClassVar[type[IcaSettings]] = IcaSettings
     settings: IcaSettings
     capabilities: ClassVar[Capabilities] = Capabilities(

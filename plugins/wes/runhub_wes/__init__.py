@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from runhub_wes._version import __version__
 from runhub_wes.backend import WesBackend
 from runhub_wes.logs import RunLogs
 from runhub_wes.serviceinfo import ServiceInfo
@@ -42,4 +43,12 @@ def service_info(client: Client) -> ServiceInfo:
     return client.driver(backend).run(exchange)
 
 
-__all__ = ["RunLogs", "ServiceInfo", "WesBackend", "WesSettings", "logs", "service_info"]
+__all__ = [
+    "RunLogs",
+    "ServiceInfo",
+    "WesBackend",
+    "WesSettings",
+    "__version__",
+    "logs",
+    "service_info",
+]

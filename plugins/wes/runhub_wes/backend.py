@@ -31,6 +31,7 @@ from runhub.errors import (
 )
 from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
+from runhub_wes._version import __version__
 from runhub_wes.errors import error_for
 from runhub_wes.listing import list_runs
 from runhub_wes.logs import RunLogs, read_logs
@@ -49,6 +50,7 @@ class WesBackend(Backend):
     """Runs workflows on a GA4GH WES server (``POST /runs``)."""
 
     name: ClassVar[str] = BACKEND
+    version: ClassVar[str | None] = __version__
     settings_model: ClassVar[type[WesSettings]] = WesSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
         cancel=True,
