@@ -83,12 +83,20 @@ class AsyncClient(_ClientBase):
         if self._http is None:
             import httpx
 
-            from runhub.pool import ConnectionPool
+            from runhub.pool import ConnectionPool, proxy_mounts
 
             # runhub.pool: h11 over asyncio streams; httpcore's pool costs more CPU per
-            # request than the request itself at high concurrency.
-            transport = self._transport or ConnectionPool(self._max_connections)
-            self._http = httpx.AsyncClient(transport=transport, timeout=self.policy.timeout())
+            # request than the request itself at high concurrency. Proxied URLs
+            # (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) go through httpx's own
+            # proxy transports, mounted as httpx would mount them.
+            if self._transport is not None:
+                transport, mounts = self._transport, None
+            else:
+                transport = ConnectionPool(self._max_connections)
+                mounts = proxy_mounts(self._max_connections)
+            self._http = httpx.AsyncClient(
+                transport=transport, mounts=mounts, timeout=self.policy.timeout()
+            )
         return self._http
 
     def driver(self, backend: Backend) -> AsyncDriver | _AsyncPlain:

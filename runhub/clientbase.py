@@ -84,7 +84,8 @@ class _ClientBase:
         self.profile = profile_name(profile)
         #: Where launches are recorded before they are sent (None: not recorded).
         self.ledger = ledger
-        self.policy = policy or RetryPolicy()
+        #: Limits and retries: given, or the defaults with RUNHUB_* variables applied.
+        self.policy = policy or RetryPolicy.from_env()
         self._flags = {name: dict(values) for name, values in (settings or {}).items()}
         self._plugins = plugins
         self._profile_tables: dict[str, Any] | None = None

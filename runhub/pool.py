@@ -11,8 +11,17 @@ state machine httpx itself is built on, over plain asyncio streams: one
 connection per request in flight, idle connections kept per origin for
 ``keepalive_expiry`` seconds, at most ``max_connections`` requests at once.
 
-Proxies configured in the environment still go through httpx's own transports
-(``httpx.AsyncClient`` mounts them per URL pattern before this one is asked).
+What httpx's transport did that this one must still do, each tested in
+tests/core/test_pool.py or tests/reliability/test_proxy.py:
+
+- environment proxies (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``):
+  httpx mounts them only when no transport is given, so :func:`proxy_mounts`
+  builds the same mounts (httpx's own reading of the environment) and proxied
+  URLs go through httpx's proxy transports;
+- TLS verification with the system CA store (and ``SSL_CERT_FILE``/``SSL_CERT_DIR``,
+  through ``httpx.create_ssl_context``), HTTP/1.1 only (httpx's default too);
+- keep-alive with an idle expiry, a cap on connections, the pool timeout, 1xx
+  answers skipped, and every failure as the httpx exception of that step.
 """
 
 from __future__ import annotations
@@ -130,6 +139,20 @@ class _Body(httpx.AsyncByteStream):
         conn, self._conn = self._conn, None
         if conn is not None:
             self._pool._release(self._origin, conn)
+
+
+def proxy_mounts(max_connections: int = 64) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """The proxy transports ``httpx.AsyncClient`` would mount from the environment
+    (URL pattern -> transport; None: no proxy for that pattern, use the pool)."""
+    # httpx's own reading of the environment (also used by httpx.AsyncClient), so
+    # NO_PROXY and friends mean exactly what they mean to httpx; a test compares both.
+    from httpx._utils import get_environment_proxies
+
+    limits = httpx.Limits(max_connections=max_connections)
+    return {
+        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+        for pattern, proxy in get_environment_proxies().items()
+    }
 
 
 class ConnectionPool(httpx.AsyncBaseTransport):

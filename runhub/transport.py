@@ -3,7 +3,14 @@
 One retry policy (DESIGN.md §6) serves the sync driver (``httpx.Client``), the async
 driver (``httpx.AsyncClient``) and the dry-run driver:
 
-- every request has connect/read/write/pool timeouts;
+- every request has connect/read/write/pool timeouts, each attempt an overall
+  deadline, and each answer a size cap (:mod:`runhub.limits`);
+- errors no retry can fix (a certificate that does not verify, TLS to a plain-HTTP
+  server) are final at once, with a hint (:mod:`runhub.netfail`); connection refused
+  or an unknown host is retried only briefly while the platform has never answered;
+- when the platform has answered nothing for ``RetryPolicy.silence_limit``, requests
+  are no longer sent (one probe at a time), so a dead platform ends a batch in
+  bounded time;
 - 429 is retried, honouring ``Retry-After`` (seconds or HTTP date): a rate limiter
   answers before any work is done;
 - errors where nothing reached the server (connect errors) are retried;
@@ -17,8 +24,10 @@ driver (``httpx.AsyncClient``) and the dry-run driver:
   :class:`AmbiguousLaunch`;
 - any other error answer becomes the backend's error (``Backend.error_for``).
 
-Backoff is stamina's exponential backoff with jitter. Every log line and error
-message goes through a :class:`Redactor` first.
+Backoff is exponential with jitter (computed here, waited by stamina); a retry is
+announced on the ``runhub.retry`` logger (the CLI shows waits over a second). Every
+log line and error message goes through a :class:`Redactor` first, and error
+answers are redacted *before* a backend cuts its excerpt from them.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import random
 import time
 from collections.abc import Generator
 from contextvars import ContextVar
@@ -44,11 +54,15 @@ from runhub.errors import (
     TransportError,
 )
 from runhub.gather import Together
+from runhub.limits import DeadlinePassed, Silence, TooLarge, aread_capped, read_capped, within
+from runhub.netfail import classify
 from runhub.pacing import Pacer
 from runhub.policy import Redactor, RetryPolicy, describe
 
 T = TypeVar("T")
 log = logging.getLogger("runhub.transport")
+#: One record per retry scheduled: ``retrying in 4 s (2/5): connection refused``.
+retry_log = logging.getLogger("runhub.retry")
 
 #: True while this context is inside one of runhub's retry loops.
 _OWN_RETRIES: ContextVar[bool] = ContextVar("runhub_own_retries", default=False)
@@ -99,12 +113,26 @@ def retry_after(response: httpx.Response, cap: float) -> float | None:
 
 
 class _Retry(Exception):
-    """One attempt failed in a retryable way; ``error`` is raised if retries run out."""
+    """One attempt failed in a retryable way; ``error`` is raised if retries run out.
 
-    def __init__(self, error: RunhubError, wait: float | None = None) -> None:
+    ``reason`` is the few words a retry notice shows; ``unreachable`` marks connection
+    refused / unknown host, ``silent`` any failure in which nothing came back."""
+
+    def __init__(
+        self,
+        error: RunhubError,
+        wait: float | None = None,
+        *,
+        reason: str = "",
+        unreachable: bool = False,
+        silent: bool = False,
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.wait = wait
+        self.reason = reason or str(error)
+        self.unreachable = unreachable
+        self.silent = silent
 
 
 def _backoff(exc: Exception) -> bool | float:
@@ -143,6 +171,7 @@ class _Policy:
         #: Sent with every request: some firewalls refuse requests without one.
         self.user_agent = user_agent(backend)
         self.pacer = Pacer()
+        self.silence = Silence(self.policy.silence_limit)
 
     def learn_secrets(self, request: httpx.Request) -> None:
         """Mask, from now on, the secrets a request says it carries (``SECRETS``)."""
@@ -167,11 +196,61 @@ class _Policy:
             wait_jitter=p.wait_jitter,
         )
 
+    def _schedule(self, request: httpx.Request, retry: _Retry, attempt: int, first: float) -> None:
+        """After a retryable failure: raise the final error, or fix the wait before
+        the next attempt (stamina sleeps it) and announce it."""
+        p = self.policy
+        wait = retry.wait
+        if wait is None:  # stamina's formula: exponential, jittered, capped
+            wait = min(
+                p.wait_max, p.wait_initial * 2 ** (attempt - 1) + random.uniform(0, p.wait_jitter)
+            )
+        elapsed = time.monotonic() - first
+        if attempt >= p.attempts or elapsed + wait > p.budget:
+            raise retry.error
+        never_answered = _origin(request.url) not in self.silence.reached
+        if retry.unreachable and never_answered and elapsed + wait > p.unreachable_for:
+            raise retry.error  # a wrong URL, most likely
+        if retry.silent and self.silence.exceeded():
+            raise self._silent(request, retry.reason)
+        retry.wait = wait
+        retry_log.info(
+            "retrying in %s (%d/%d): %s",
+            _seconds(wait),
+            attempt + 1,
+            p.attempts,
+            retry.reason,
+            extra={"runhub_wait": wait},
+        )
+
+    def _silent(self, request: httpx.Request, last: str | None = None) -> TransportError:
+        seconds = self.silence.silent_for()
+        after = f" (last: {last})" if last else ""
+        return TransportError(
+            f"{describe(request, self.redact)}: not sent: {_origin(request.url)} has not"
+            f" answered for {seconds:.0f} s{after}; stopping",
+            hint="nothing more is sent to it by this command; run it again when the"
+            " platform answers (RUNHUB_SILENCE_LIMIT sets the limit)",
+        )
+
+    def _admit(self, request: httpx.Request) -> bool:
+        """Raise if the platform has been silent too long; True for a probe."""
+        verdict = self.silence.admit()
+        if verdict == "refuse":
+            raise self._silent(request)
+        return verdict == "probe"
+
     def _ambiguous(
-        self, request: httpx.Request, what: str, cause: RunhubError, wait: float | None = None
+        self,
+        request: httpx.Request,
+        what: str,
+        cause: RunhubError,
+        wait: float | None = None,
+        *,
+        silent: bool = False,
     ) -> NoReturn:
         if is_idempotent(request):
-            raise _Retry(cause, wait)
+            raise _Retry(cause, wait, reason=what, silent=silent)
         context = describe(request, self.redact)
         raise AmbiguousLaunch(
             f"{context}: {what}; the request may or may not have taken effect",
@@ -180,19 +259,45 @@ class _Policy:
         )
 
     def _failed(self, request: httpx.Request, exc: httpx.HTTPError, started: float) -> NoReturn:
+        self.silence.unanswered(started)
+        failure = classify(exc, request.url)
         context = describe(request, self.redact)
-        what = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        if isinstance(exc, DeadlinePassed):
+            what = str(exc)
+        else:
+            what = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         self._log(request, what, started, logging.WARNING)
-        error = TransportError(f"{context}: {what}")
+        error = TransportError(f"{context}: {what}", hint=failure.hint)
+        if failure.final:
+            raise error from None
         if isinstance(exc, _NOTHING_SENT):
-            raise _Retry(error)
+            raise _Retry(error, reason=failure.reason, unreachable=failure.unreachable, silent=True)
         if isinstance(exc, _AMBIGUOUS):
-            self._ambiguous(request, what, error)
+            self._ambiguous(request, failure.reason, error, silent=True)
         raise error from None
+
+    def _too_large(self, request: httpx.Request, exc: TooLarge) -> NoReturn:
+        self.silence.answered(_origin(request.url))
+        context = describe(request, self.redact)
+        size = f" ({exc.declared} bytes announced)" if exc.declared else ""
+        what = f"the answer is larger than the {exc.limit}-byte cap{size}; stopped reading"
+        self._log(request, what, time.monotonic(), logging.WARNING)
+        if request.method == "POST" and not is_read_only(request):
+            raise AmbiguousLaunch(
+                f"{context}: {what}; the request may or may not have taken effect",
+                method=request.method,
+                url=self.redact(str(request.url)),
+            )
+        raise PlatformError(
+            f"{context} -> {exc.status}: {what}",
+            status=exc.status,
+            hint="set RUNHUB_MAX_RESPONSE higher (e.g. 512MiB) if this answer is expected",
+        )
 
     def _check(
         self, request: httpx.Request, response: httpx.Response, started: float
     ) -> httpx.Response:
+        self.silence.answered(_origin(request.url))
         status = response.status_code
         # 429/503 are retried (flow control, not failures): shown with -v, not by default
         quiet = status < 400 or status in (429, 503)
@@ -200,7 +305,9 @@ class _Policy:
         if status == 429:
             wait = retry_after(response, self.policy.max_retry_after)
             self.pacer.throttle(wait, sent_at=started)
-            raise _Retry(self._rate_limited(request, response), wait)
+            raise _Retry(
+                self._rate_limited(request, response), wait, reason="429 Too Many Requests"
+            )
         self.pacer.success()
         if status == 409 and "idempotency-key" in request.headers:
             # ICA (spec text on every keyed create): the first request with this key is
@@ -216,6 +323,7 @@ class _Policy:
                     url=self.redact(str(request.url)),
                 ),
                 wait,
+                reason="409: the first request with this key is still in progress",
             )
         if status == 500 and is_read_only(request):
             raise self._error(request, response)  # nothing to be unsure about: a server bug
@@ -251,7 +359,35 @@ class _Policy:
         return RateLimited(f"{context} -> 429 Too Many Requests", status=429)
 
     def _error(self, request: httpx.Request, response: httpx.Response) -> RunhubError:
-        error = self.backend.error_for(response, describe(request, self.redact))
+        # Redacted before the backend cuts its excerpt: a secret cut in half by the
+        # excerpt would no longer be recognised whole.
+        error = self.backend.error_for(self._redacted(response), describe(request, self.redact))
+        return self.scrub(error)
+
+    def _redacted(self, response: httpx.Response) -> httpx.Response:
+        """``response`` with every secret (and fragment of one) masked in its body and
+        headers; the same object when there was nothing to mask."""
+        try:
+            text = response.text
+        except Exception:  # undecodable: the backend reports it as unreadable anyway
+            return response
+        clean = self.redact(text)
+        raw = [(k, v) for k, v in response.headers.items()]
+        headers = [(k, self.redact(v)) for k, v in raw]
+        if clean == text and headers == raw:
+            return response
+        kept = [
+            (k, v) for k, v in headers if k.lower() not in ("content-length", "content-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=kept,
+            content=clean.encode(response.encoding or "utf-8", errors="replace"),
+            request=response.request,
+        )
+
+    def scrub(self, error: RunhubError) -> RunhubError:
+        """``error`` with its message and details redacted (in place)."""
         error.message = self.redact(error.message)
         error.args = (error.message,)
         if error.hint:
@@ -270,6 +406,14 @@ class _Policy:
             suffix = f" [{purpose}]" if purpose else ""
             where = describe(request, self.redact)
             log.log(level, "%s -> %s (%.0f ms)%s", where, outcome, ms, suffix)
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def _seconds(wait: float) -> str:
+    return f"{wait:.1f} s" if wait < 10 else f"{wait:.0f} s"
 
 
 def _truncated_json(response: httpx.Response) -> bool:
@@ -301,10 +445,15 @@ class SyncDriver(_Policy):
         """Send one request under the retry policy; raises runhub errors."""
         self._prepare(request)
         own = _OWN_RETRIES.set(True)
+        first = time.monotonic()
         try:
             for attempt in self._retry_context():
                 with attempt:
-                    return self._send_once(request)
+                    try:
+                        return self._send_once(request)
+                    except _Retry as retry:
+                        self._schedule(request, retry, attempt.num, first)
+                        raise
         except _Retry as exhausted:
             raise exhausted.error from None
         finally:
@@ -315,13 +464,29 @@ class SyncDriver(_Policy):
         pause = self.pacer.delay()
         if pause > 0:
             time.sleep(pause)
+        probe = self._admit(request)
         started = time.monotonic()
         self.sent += 1
         try:
-            response = self.http.send(request)
+            # on a worker thread: a server trickling its headers cannot outlast the deadline
+            response = within(self.policy.deadline, lambda: self._exchange(request))
         except httpx.HTTPError as exc:
             self._failed(request, exc, started)
+        except TooLarge as exc:
+            self._too_large(request, exc)
+        finally:
+            if probe:
+                self.silence.probe_done()
         return self._check(request, response, started)
+
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        deadline_at = time.monotonic() + self.policy.deadline
+        response = self.http.send(request, stream=True)
+        try:
+            read_capped(response, self.policy.max_response_bytes, deadline_at)
+        finally:
+            response.close()
+        return response
 
     def run(self, op: Operation[T]) -> T:
         """Drive an exchange to its result (plain values pass straight through)."""
@@ -342,6 +507,8 @@ class SyncDriver(_Policy):
                     request = gen.send(response)
         except StopIteration as stop:
             return cast(T, stop.value)
+        except RunhubError as error:  # raised by the backend itself: redacted too
+            raise self.scrub(error) from error.__cause__
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
@@ -389,10 +556,15 @@ class AsyncDriver(_Policy):
     async def _send(self, request: httpx.Request) -> httpx.Response:
         self._prepare(request)
         own = _OWN_RETRIES.set(True)
+        first = time.monotonic()
         try:
             async for attempt in self._retry_context():
                 with attempt:
-                    return await self._send_once(request)
+                    try:
+                        return await self._send_once(request)
+                    except _Retry as retry:
+                        self._schedule(request, retry, attempt.num, first)
+                        raise
         except _Retry as exhausted:
             raise exhausted.error from None
         finally:
@@ -403,12 +575,28 @@ class AsyncDriver(_Policy):
         pause = self.pacer.delay()
         if pause > 0:
             await asyncio.sleep(pause)
+        probe = self._admit(request)
         started = time.monotonic()
         self.sent += 1
         try:
-            response = await self.http.send(request)
+            try:
+                async with asyncio.timeout(self.policy.deadline):
+                    response = await self.http.send(request, stream=True)
+                    try:
+                        await aread_capped(response, self.policy.max_response_bytes)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise DeadlinePassed(
+                    f"no complete answer within the {self.policy.deadline:g} s deadline"
+                ) from None
         except httpx.HTTPError as exc:
             self._failed(request, exc, started)
+        except TooLarge as exc:
+            self._too_large(request, exc)
+        finally:
+            if probe:
+                self.silence.probe_done()
         return self._check(request, response, started)
 
     async def run(self, op: Operation[T]) -> T:
@@ -430,6 +618,8 @@ class AsyncDriver(_Policy):
                     request = gen.send(response)
         except StopIteration as stop:
             return cast(T, stop.value)
+        except RunhubError as error:  # raised by the backend itself: redacted too
+            raise self.scrub(error) from error.__cause__
 
     async def _outcome(self, item: httpx.Request | Together) -> Any:
         """A response or the error it ended in (a list for ``Together``, sent at once)."""

@@ -1,9 +1,12 @@
 """Logging for the CLI: the transport logs each request to the ``runhub`` logger;
 the CLI decides whether those records reach stderr.
 
-Quiet by default (errors reach the user as the one-line error message instead).
-``-v`` shows each request and retry (INFO), ``-vv`` or ``RUNHUB_LOG=debug`` everything;
-``RUNHUB_LOG`` takes debug, info, warning or error.
+Quiet by default (errors reach the user as the one-line error message instead),
+except that a retry that waits more than a second says so
+(``runhub: retrying in 4 s (2/5): connection refused``): a user staring at a silent
+terminal should know runhub is waiting, and why. ``-v`` shows each request and retry
+(INFO), ``-vv`` or ``RUNHUB_LOG=debug`` everything; ``RUNHUB_LOG`` takes debug,
+info, warning or error.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import sys
 from collections.abc import Callable
 
 LOGGER = "runhub"
+RETRY_LOGGER = "runhub.retry"
+#: Retry waits longer than this are announced even when the CLI is quiet.
+NOTICE_WAIT = 1.0
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -31,6 +37,13 @@ class _StderrHandler(logging.Handler):
             sys.stderr.flush()
         except Exception:
             self.handleError(record)
+
+
+class _LongWaits(logging.Filter):
+    """Only retry records whose wait is worth telling about."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return float(getattr(record, "runhub_wait", 0.0)) > NOTICE_WAIT
 
 
 def level_for(verbose: int) -> int:
@@ -54,16 +67,22 @@ def configure(verbose: int) -> Callable[[], None]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
     stamina_level = level if level <= logging.DEBUG else logging.CRITICAL + 1
     undo = []
-    for name, wanted in ((LOGGER, level), ("stamina", stamina_level)):
+    wiring = [(LOGGER, level, handler), ("stamina", stamina_level, handler)]
+    if level > logging.INFO:  # quiet: long retry waits still reach the user, briefly
+        notice = _StderrHandler()
+        notice.setFormatter(logging.Formatter("runhub: %(message)s"))
+        notice.addFilter(_LongWaits())
+        wiring.append((RETRY_LOGGER, logging.INFO, notice))
+    for name, wanted, target in wiring:
         logger = logging.getLogger(name)
-        undo.append((logger, logger.level, logger.propagate))
+        undo.append((logger, target, logger.level, logger.propagate))
         logger.setLevel(wanted)
-        logger.addHandler(handler)
+        logger.addHandler(target)
         logger.propagate = False
 
     def restore() -> None:
-        for logger, old_level, old_propagate in undo:
-            logger.removeHandler(handler)
+        for logger, target, old_level, old_propagate in undo:
+            logger.removeHandler(target)
             logger.setLevel(old_level)
             logger.propagate = old_propagate
 
