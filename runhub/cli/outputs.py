@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,17 +64,23 @@ def outputs(
     done: list[tuple[RunRef, Outcome]] = []
     failed: list[tuple[RunRef, RunhubError]] = []
     with ExitStack() as stack:
-        http = None
+        plain: list[Any] = []
+
+        def http() -> Any:  # opened on the first remote download only
+            if not plain:
+                plain.append(stack.enter_context(_plain_http()))
+            return plain[0]
+
         for run in runs:
             found = _outputs_of(client, run, failed)
             if found is None:
                 continue
             files = [o for o in found if o.kind == "file"]
-            with_urls = client.download_urls(run, files) if files else []
-            if http is None and any(not (o.url or "").startswith("file:") for o in with_urls):
-                http = stack.enter_context(_plain_http())
             root = into / folders[str(run)] if several else into
-            for outcome in _fetch(with_urls, root, http):
+            # Signed URLs expire: each is asked for just before its file is fetched.
+            sign = _signer(client, run)
+            local = not client.backend(run.backend).capabilities.http
+            for outcome in _fetch(files, root, http, sign, local):
                 done.append((run, outcome))
     if output == "json":
         render.echo_json(
@@ -191,19 +198,46 @@ def _folders(runs: list[RunRef]) -> dict[str, str]:
     return {str(run): _safe(run.id) for run in runs}
 
 
+def _signer(client: Client, run: RunRef) -> Callable[[Output], Output]:
+    def sign(out: Output) -> Output:
+        signed = client.download_urls(run, [out])
+        return signed[0] if signed else out
+
+    return sign
+
+
 def _plain_http() -> Any:
-    """An HTTP client without platform credentials, for presigned URLs."""
+    """An HTTP client without platform credentials, for presigned URLs; every
+    request it makes, redirects included, must go to an allowed URL."""
     import httpx
 
-    return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(30.0, read=300.0))
+    from runhub.cli.helpers.download import check_url
+
+    def allowed(request: httpx.Request) -> None:
+        check_url(str(request.url))
+
+    return httpx.Client(
+        follow_redirects=True,
+        timeout=httpx.Timeout(30.0, read=300.0),
+        event_hooks={"request": [allowed]},
+    )
 
 
-def _fetch(files: list[Output], root: Path, http: Any) -> list[Outcome]:
+def _fetch(
+    files: list[Output],
+    root: Path,
+    http: Callable[[], Any],
+    sign: Callable[[Output], Output],
+    local: bool,
+) -> list[Outcome]:
+    from functools import partial
+
     from runhub.cli.helpers.download import fetch_all
     from runhub.cli.helpers.live import fancy
 
+    fetch = partial(fetch_all, files, root, http=http, url_for=sign, allow_files=local)
     if not (sys.stderr.isatty() and fancy()):
-        return fetch_all(files, root, http=http)
+        return fetch()
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     total = sum(o.size or 0 for o in files)
@@ -211,7 +245,7 @@ def _fetch(files: list[Output], root: Path, http: Any) -> list[Outcome]:
         *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True
     ) as bar:
         task = bar.add_task(str(root), total=total or None)
-        return fetch_all(files, root, http=http, progress=lambda n: bar.advance(task, n))
+        return fetch(progress=lambda n: bar.advance(task, n))
 
 
 COMMANDS = (outputs,)
