@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class Samplesheet:
     columns: list[str]
     #: (row number as a spreadsheet shows it, {column: cell})
     rows: list[tuple[int, dict[str, str]]]
+    #: Problems found while reading (a ragged row, a repeated column): reported by
+    #: :func:`plan` together with every other row's, so none hides the others.
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -70,36 +74,60 @@ class BatchPlan:
     items: list[BatchItem]
 
 
+#: Files that are spreadsheets, not text: their first bytes (zip: xlsx/ods; OLE2: xls).
+_WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+_WORKBOOK_HINT = "save it as CSV (in Excel: File > Save As > CSV UTF-8) or as tab-separated text"
+
+
 def read_samplesheet(path: str | Path) -> Samplesheet:
-    """Read a CSV (``.csv``) or TSV (``.tsv``/``.txt``) samplesheet with a header row."""
+    """Read a CSV (``.csv``) or TSV (``.tsv``/``.txt``) samplesheet with a header row.
+
+    Quoted cells may hold newlines and delimiters. Problems of single rows are kept
+    in :attr:`Samplesheet.problems`; a file that cannot be read as a table at all
+    raises SpecError naming it."""
     path = Path(path)
     label = str(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError("no such samplesheet", file=label) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", file=label) from None
+    if raw.startswith(_WORKBOOKS) or path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods"):
+        raise SpecError(
+            "a spreadsheet workbook, not a CSV/TSV file", file=label, hint=_WORKBOOK_HINT
+        )
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SpecError(
             f"not UTF-8 text (byte {exc.start})", file=label, hint="save the samplesheet as UTF-8"
         ) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", file=label) from None
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+    if not text.strip():
         raise SpecError(
             "the samplesheet is empty", hint="add a header row and one row per run", file=label
         )
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else _sniff(lines[0])
-    reader = csv.reader(lines, delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else _sniff(first)
+    # the whole text to the csv reader: a newline inside a quoted cell stays in it
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = _records(reader, label)
+    header = [h.strip() for h in next(records)[1]]
     problems = []
+    if len(header) == 1 and ";" in header[0]:
+        raise SpecError(
+            f"the header is one column, {header[0][:60]!r}: this file is ';'-separated",
+            file=label,
+            hint="save it as comma-separated CSV (or tab-separated .tsv); a spreadsheet"
+            " set to a European locale writes ';' unless told otherwise",
+        )
     if any(not h for h in header):
         problems.append("row 1: the header has an empty column name")
     for name, count in Counter(header).items():
         if name and count > 1:
             problems.append(f"row 1: column {name!r} appears {count} times")
     rows: list[tuple[int, dict[str, str]]] = []
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in records:
         if not any(c.strip() for c in cells):
             continue  # blank line
         if len(cells) != len(header):
@@ -108,9 +136,31 @@ def read_samplesheet(path: str | Path) -> Samplesheet:
         rows.append((number, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     if not rows and not problems:
         problems.append("no data rows after the header")
-    if problems:
+    if problems and not rows:
         raise BatchError(problems, file=label)
-    return Samplesheet(path, header, rows)
+    return Samplesheet(path, header, rows, problems)
+
+
+def _records(reader: Any, label: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) for each record; a cell too large for a samplesheet is
+    one SpecError naming its row."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise SpecError(
+                    f"row {number}: a cell is larger than {csv.field_size_limit() // 1024} KiB",
+                    file=label,
+                    hint="a samplesheet cell holds a name, a path or a value; put file"
+                    " contents in a file and name its path",
+                ) from None
+            raise SpecError(f"row {number}: not valid CSV ({exc})", file=label) from None
+        yield number, cells
 
 
 def _sniff(first_line: str) -> str:
@@ -182,12 +232,15 @@ def plan(
         known = ", ".join(sheet.columns)
         raise BatchError(
             [
-                f"{template_label}: placeholder {{{m}}} names no column (columns: {known})"
-                for m in missing
+                *sheet.problems,
+                *(
+                    f"{template_label}: placeholder {{{m}}} names no column (columns: {known})"
+                    for m in missing
+                ),
             ],
             file=label,
         )
-    problems: list[str] = []
+    problems: list[str] = list(sheet.problems)
     items: list[BatchItem] = []
     names: dict[str, int] = {}
     seen: Counter[str] = Counter()

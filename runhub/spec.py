@@ -245,7 +245,12 @@ def read_spec_data(path: str | Path) -> Any:
 
 
 def load_text(text: str, label: str, *, json_only: bool = False) -> Any:
-    """Parse YAML (safely: no object construction) or JSON into plain data."""
+    """Parse YAML (safely: no object construction) or JSON into plain data.
+
+    YAML aliases may share one value among many places; data whose aliases expand
+    to more than :data:`MAX_VALUES` values (an "alias bomb": a few hundred bytes
+    that expand to billions) or refer to themselves is refused here, on every path
+    that reads a spec, a template or a params file."""
     if json_only:
         try:
             return json.loads(text)
@@ -253,15 +258,62 @@ def load_text(text: str, label: str, *, json_only: bool = False) -> Any:
             raise SpecError(
                 f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=label
             ) from None
+        except RecursionError:
+            raise SpecError("not accepted: nested too deeply", file=label) from None
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise SpecError(f"not valid YAML: {problem}{where}", file=label) from None
+    except RecursionError:
+        raise SpecError("not accepted: nested too deeply", file=label) from None
+    check_expansion(data, label)
+    return data
+
+
+#: The most values (mapping keys and values, list items, scalars) one document may
+#: expand to once its YAML aliases are followed; specs and templates hold hundreds.
+MAX_VALUES = 100_000
+
+
+def check_expansion(data: Any, label: str) -> None:
+    """Raise SpecError if ``data`` expands to more than :data:`MAX_VALUES` values, or
+    holds itself (``&a [*a]``). Linear in the distinct objects, never expanding."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise SpecError("not accepted: a YAML alias refers to itself", file=label)
+        open_.add(key)
+        items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        total = 1
+        for item in items:
+            total += size(item)
+            if total > MAX_VALUES:
+                raise SpecError(
+                    f"not accepted: its YAML aliases expand to more than {MAX_VALUES:,}"
+                    " values (an alias bomb?)",
+                    file=label,
+                    hint="write the values out, or use fewer nested aliases",
+                )
+        open_.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        size(data)
+    except RecursionError:
+        raise SpecError("not accepted: nested too deeply", file=label) from None
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -393,6 +445,7 @@ __all__ = [
     "Parameters",
     "RunSpec",
     "Scalar",
+    "check_expansion",
     "load_text",
     "read_spec_data",
     "set_dotted",

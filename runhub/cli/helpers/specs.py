@@ -101,8 +101,11 @@ def parse_value(raw: str, key: str) -> Any:
         return ""
     import yaml
 
+    from runhub.spec import check_expansion
+
     try:
         value = yaml.safe_load(raw)
+        check_expansion(value, f"--set {key}")
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or "syntax error"
         raise SpecError(
