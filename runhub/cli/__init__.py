@@ -8,25 +8,54 @@ they run.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 _VERSION_FLAGS = (["--version"], ["-V"])
+#: What Ctrl-C (or SIGTERM) prints, whenever it arrives, start-up included.
+INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code; every expected failure is one line."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args in _VERSION_FLAGS:
-        from runhub import __version__
+    """Run the CLI and return its exit code; every expected failure is one line.
 
-        sys.stdout.write(f"runhub {__version__}\n")
-        sys.stdout.flush()
-        return 0
-    from runhub.cli.app import run as run_app
+    SIGTERM is handled like Ctrl-C (a KeyboardInterrupt where the command is), so
+    a command stopped by a scheduler or ``kill`` prints the same resume line."""
+    previous = _terminate_as_interrupt()
+    try:
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args in _VERSION_FLAGS:
+            from runhub import __version__
 
-    return run_app(args)
+            sys.stdout.write(f"runhub {__version__}\n")
+            sys.stdout.flush()
+            return 0
+        from runhub.cli.app import run as run_app
+
+        return run_app(args)
+    except KeyboardInterrupt:  # during start-up, before the application catches it
+        sys.stderr.write(f"runhub: error: {INTERRUPTED}\n")
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt() -> Any:
+    """Route SIGTERM to KeyboardInterrupt (main thread, default handler only);
+    the handler it replaced, to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None  # someone embedding runhub chose their own
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from runhub import __version__
+from runhub.cli import INTERRUPTED
 from runhub.cli.helpers.logs import configure as _configure_logging
 from runhub.cli.helpers.session import Session, parse_settings
 
@@ -100,7 +101,8 @@ def cli(ctx: click.Context, profile: str | None, settings: tuple[str, ...], verb
 
     \b
     Exit codes: 0 ok, 1 run failed or cancelled, 2 usage/spec/config error,
-    3 authentication, 4 platform or network error, 124 wait timed out.
+    3 authentication, 4 platform or network error, 124 wait timed out,
+    130 interrupted (Ctrl-C or SIGTERM).
     """
     ctx.call_on_close(_configure_logging(verbose))
     session = ctx.ensure_object(Session)
@@ -131,17 +133,22 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 2
     except click.Abort as err:  # click turns Ctrl-C (and EOF at a prompt) into Abort
         if isinstance(err.__cause__, KeyboardInterrupt):
-            _fail(_INTERRUPTED)
+            _fail(INTERRUPTED)
             return 130
         _fail("aborted")
         return 1
     except KeyboardInterrupt:
-        _fail(_INTERRUPTED)
+        _fail(INTERRUPTED)
         return 130
+    except Exception as err:
+        from runhub.cli.helpers.ledgerfail import problem
+
+        line = problem(err)
+        if line is None:
+            raise
+        _fail(line)
+        return 2
     return result if isinstance(result, int) else 0
-
-
-_INTERRUPTED = "interrupted (runs already launched keep running; see 'runhub status')"
 
 
 def _fail(message: str, *, lines: bool = False) -> None:
