@@ -10,8 +10,9 @@
   cap is refused before reading.
 - :class:`Silence` remembers when the platform last answered anything. Past
   ``RetryPolicy.silence_limit`` without an answer, requests are no longer sent,
-  except one probe at a time, so a batch against a dead platform ends in bounded
-  time instead of timing out row after row.
+  except one probe per ``silence_limit``, so a batch against a dead platform ends
+  in bounded time instead of timing out row after row, and a long-lived client
+  notices when the platform is back.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Silence:
         #: When the oldest attempt still without any answer was sent.
         self.since: float | None = None
         self._probe = False
+        self._last_probe = 0.0
 
     def answered(self, origin: str) -> None:
         self.reached.add(origin)
@@ -128,14 +130,17 @@ class Silence:
         return self.since is not None and self.silent_for() >= self.limit
 
     def admit(self) -> str:
-        """``send``, ``probe`` (past the limit: the one request allowed out until it
-        ends; the caller then calls :meth:`probe_done`) or ``refuse``."""
+        """``send``, ``probe`` (past the limit: one request allowed out, ``limit``
+        seconds after the previous probe ended; the caller calls
+        :meth:`probe_done` when it ends) or ``refuse``."""
         if not self.exceeded():
             return "send"
-        if self._probe:
+        now = time.monotonic()
+        if self._probe or now - self._last_probe < self.limit:
             return "refuse"
         self._probe = True
         return "probe"
 
     def probe_done(self) -> None:
         self._probe = False
+        self._last_probe = time.monotonic()  # the next probe a whole limit later

@@ -55,7 +55,7 @@ class RetryPolicy:
     unreachable_for: float = 4.0
     #: When nothing has come back from the platform for this long (every request
     #: timed out or found no server), requests stop being sent: each fails at once,
-    #: but for one probe at a time, until an answer arrives.
+    #: but for one probe per ``silence_limit``, until an answer arrives.
     silence_limit: float = 60.0
 
     def timeout(self) -> httpx.Timeout:
