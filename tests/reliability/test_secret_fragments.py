@@ -53,7 +53,7 @@ PLATFORMS = {
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, platform: str, url: str) -> str:
-    secret, variables = PLATFORMS[platform]
+    variables = PLATFORMS[platform][1]
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("RUNHUB_RETRY_ATTEMPTS", "1")
