@@ -85,7 +85,13 @@ class Client(_ClientBase):
         if self._http is None:
             import httpx
 
-            self._http = httpx.Client(transport=self._transport, timeout=self.policy.timeout())
+            try:  # httpx mounts the environment's proxies itself (no transport given)
+                self._http = httpx.Client(transport=self._transport, timeout=self.policy.timeout())
+            except ImportError:  # a SOCKS proxy in the environment, without socksio
+                from runhub.pool import proxy_mounts
+
+                proxy_mounts()  # raises the ConfigError that says what to install
+                raise
         return self._http
 
     def driver(self, backend: Backend) -> SyncDriver | PlainDriver:

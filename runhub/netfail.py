@@ -103,12 +103,24 @@ def _tls(cause: ssl.SSLError, url: httpx.URL) -> Failure:
     return Failure("tls", f"TLS failed ({reason or cause})", final=True)
 
 
+def _proxy(url: httpx.URL) -> str | None:
+    """The environment's proxy for ``url`` (as urllib reads it), if any."""
+    from urllib.request import getproxies, proxy_bypass
+
+    proxies = getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(url.host):
+        return None
+    return proxy.rsplit("@", 1)[-1]  # never a proxy password
+
+
 def _refused(url: httpx.URL) -> Failure:
-    return Failure(
-        "refused",
-        "connection refused",
-        hint=f"nothing listens at {_origin(url)}: check the platform URL",
-    )
+    proxy = _proxy(url)
+    if proxy:
+        where = f"the proxy {proxy} refused the connection: check HTTPS_PROXY/HTTP_PROXY/ALL_PROXY"
+    else:
+        where = f"nothing listens at {_origin(url)}: check the platform URL"
+    return Failure("refused", "connection refused", hint=where)
 
 
 def _unknown_host(url: httpx.URL) -> Failure:

@@ -149,10 +149,23 @@ def proxy_mounts(max_connections: int = 64) -> dict[str, httpx.AsyncBaseTranspor
     from httpx._utils import get_environment_proxies
 
     limits = httpx.Limits(max_connections=max_connections)
-    return {
-        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
-        for pattern, proxy in get_environment_proxies().items()
-    }
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, proxy in get_environment_proxies().items():
+        mounts[pattern] = None if proxy is None else _proxy_transport(proxy, limits)
+    return mounts
+
+
+def _proxy_transport(proxy: str, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    try:
+        return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits)
+    except ImportError:  # a SOCKS proxy without socksio, as httpx.AsyncClient would fail
+        from runhub.errors import ConfigError
+
+        raise ConfigError(
+            f"the environment names a SOCKS proxy ({proxy.split('@')[-1]}), which needs"
+            " the socksio package",
+            hint="pip install 'httpx[socks]', or unset ALL_PROXY/HTTPS_PROXY/HTTP_PROXY",
+        ) from None
 
 
 class ConnectionPool(httpx.AsyncBaseTransport):
