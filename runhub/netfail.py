@@ -63,7 +63,7 @@ def classify(exc: httpx.HTTPError, url: httpx.URL) -> Failure:
     text = " ".join(str(e) for e in _chain(exc))
     for cause in _chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
-            detail = cause.verify_message or cause.reason or "certificate verify failed"
+            detail = getattr(cause, "verify_message", None) or "certificate verify failed"
             return Failure(
                 "certificate",
                 f"certificate not trusted ({detail})",
