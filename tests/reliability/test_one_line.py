@@ -198,7 +198,7 @@ def _no_table(path: Path) -> None:
         (_corrupt, ("is damaged or not a SQLite file", "restore it from a backup")),
         (_directory, ("cannot be opened or read", "RUNHUB_HOME")),
         (_too_new, ("newer than this runhub understands", "upgrade runhub")),
-        (_no_table, ("lacks runhub's tables", "move it aside")),
+        (_no_table, ("lacks runhub's tables", "restore it from a backup")),
     ],
     ids=["corrupt", "unreadable", "too-new", "missing-table"],
 )

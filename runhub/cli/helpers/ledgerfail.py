@@ -15,8 +15,8 @@ _CASES = (
     (
         ("file is not a database", "malformed", "not a database"),
         "is damaged or not a SQLite file",
-        "restore it from a backup ('runhub ledger backup' makes one), or move it aside;"
-        " runs already launched keep running on their platform",
+        "restore it from a backup; moving it aside makes runhub forget the launches it"
+        " recorded (the runs keep running on their platform)",
     ),
     (
         ("readonly", "read-only"),
@@ -31,7 +31,7 @@ _CASES = (
     (
         ("no such table", "no such column"),
         "lacks runhub's tables (not a runhub ledger, or one cut short)",
-        "move it aside and run again, or restore it from a backup",
+        "restore it from a backup, or set RUNHUB_HOME to another folder",
     ),
     (
         ("unable to open", "disk i/o error", "permission", "authorization"),
