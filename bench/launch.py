@@ -5,10 +5,15 @@ and adds a latency L to every request. Compared, per backend:
 
 - runhub ``AsyncClient.launch_many`` (``--concurrency`` in flight);
 - ``runhub batch`` (a samplesheet of the same N rows), when the CLI has it;
+- runhub ``AsyncClient.launch_many`` over httpx's own async transport instead of
+  runhub's pool (``runhub/pool.py``), to weigh keeping the pool;
+- bare httpx: the same backend exchanges driven by a few lines over a default
+  ``httpx.AsyncClient`` (no retries, no pacing, no ledger), ``--concurrency`` in
+  flight: what the requests cost without runhub. runhub must stay within 1.5x;
 - a sequential loop with the official SDK (libica / codeocean), one run at a time.
 
 Reported: wall time, requests the emulator answered, runs per second, the bound
-N·L/concurrency and the SDK loop's time over runhub's.
+N·L/concurrency, the SDK loop's time over runhub's, and runhub over bare httpx.
 
 Usage: python bench/launch.py [--n 1000] [--latency 0.05] [--concurrency 32]
 """
@@ -68,13 +73,64 @@ def _cpu() -> float:
     return time.process_time() + child.ru_utime + child.ru_stime
 
 
-def runhub_launch_many(backend: str, emu: Emulator, n: int, concurrency: int) -> dict[str, Any]:
+def runhub_launch_many(
+    backend: str, emu: Emulator, n: int, concurrency: int, *, httpx_transport: bool = False
+) -> dict[str, Any]:
     run_specs = specs(backend, n)
 
     async def go() -> int:
-        async with AsyncClient(settings=settings(backend, emu.url), plugins=plugins()) as client:
+        transport = None
+        if httpx_transport:
+            import httpx
+
+            transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=64))
+        async with AsyncClient(
+            settings=settings(backend, emu.url), plugins=plugins(), transport=transport
+        ) as client:
             done = await client.launch_many(run_specs, concurrency=concurrency)
             return len({s.ref for s in done})
+
+    def work() -> dict[str, Any]:
+        return {"runs": asyncio.run(go())}
+
+    return measure(emu, work)
+
+
+def bare_httpx(backend: str, emu: Emulator, n: int, concurrency: int) -> dict[str, Any]:
+    """The same launch exchanges over a plain ``httpx.AsyncClient``: no retries, no
+    pacing, no ledger, ``concurrency`` in flight, one backend instance (its lookup
+    cache shared, as runhub's is)."""
+    import uuid
+    from collections.abc import Generator
+
+    import httpx
+
+    from runhub.clientbase import _ClientBase
+    from runhub.gather import Together
+
+    run_specs = specs(backend, n)
+    chosen = _ClientBase(settings=settings(backend, emu.url), plugins=plugins()).backend(backend)
+
+    async def one(http: httpx.AsyncClient, gate: asyncio.Semaphore, spec: Any) -> Any:
+        async with gate:
+            exchange: Generator[Any, Any, Any] = chosen.launch(spec, uuid.uuid4().hex)
+            try:
+                request = next(exchange)
+                while True:
+                    if isinstance(request, Together):  # requests sent at once
+                        answers = [http.send(r) for r in request.requests]
+                        request = exchange.send(list(await asyncio.gather(*answers)))
+                    else:
+                        request = exchange.send(await http.send(request))
+            except StopIteration as stop:
+                return stop.value
+
+    async def go() -> int:
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+            done = await asyncio.gather(*(one(http, gate, s) for s in run_specs))
+        return len({s.ref for s in done})
 
     def work() -> dict[str, Any]:
         return {"runs": asyncio.run(go())}
@@ -159,8 +215,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # warm up: the emulator loads its schema models and the client its
             # plugins on first use; neither belongs in the figures
             runhub_launch_many(backend, emu, 4, concurrency)
+            bare_httpx(backend, emu, 4, concurrency)
             sdk_loop(backend, emu, 1)
             got = {"runhub launch_many": runhub_launch_many(backend, emu, n, concurrency)}
+            got["runhub, httpx transport"] = runhub_launch_many(
+                backend, emu, n, concurrency, httpx_transport=True
+            )
+            got["bare httpx"] = bare_httpx(backend, emu, n, concurrency)
             if has_batch:
                 got["runhub batch"] = runhub_batch(backend, emu, n, concurrency)
             sweep = {
@@ -178,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 [backend, c, r["wall"], c_bound, r["wall"] / c_bound, r["client_cpu"] / n * 1000]
             )
         peer = got["official SDK loop"]["wall"]
+        bare = got["bare httpx"]["wall"]
         for name, r in got.items():
             rows.append(
                 [
@@ -188,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     n / r["wall"],
                     r["wall"] / bound if name.startswith("runhub") else "",
                     peer / r["wall"],
+                    r["wall"] / bare if name.startswith("runhub") else "",
                     r["client_cpu"] / n * 1000,
                 ]
             )
@@ -198,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             phase = r["wall"] - r["fixed"]
             batch_rows.append([backend, r["wall"], r["fixed"], phase, phase / bound])
     headers = ["backend", "client", "wall s", "requests", "runs/s", "x bound", "x SDK loop"]
-    headers.append("client CPU ms/run")
+    headers += ["x bare httpx", "client CPU ms/run"]
     print(f"N={n} launches, L={latency * 1000:g} ms, concurrency {concurrency}: ", end="")
     print(f"bound N*L/concurrency = {bound:.2f} s")
     print(table(headers, rows))
