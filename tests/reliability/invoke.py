@@ -20,9 +20,15 @@ class Result:
 
     def fails(self, code: int, *phrases: str) -> str:
         """Assert an expected failure: exit ``code``, exactly one ``runhub: error:``
-        line holding every phrase, no traceback. Returns the line."""
+        line holding every phrase (after any retry notices), no traceback. Returns
+        the line."""
         assert self.code == code, (self.code, self.out, self.err)
-        lines = self.err.strip().splitlines()
+        # a retry that waits over a second is announced before the error (cli.md)
+        lines = [
+            line
+            for line in self.err.strip().splitlines()
+            if not line.startswith("runhub: retrying in ")
+        ]
         assert len(lines) == 1, self.err
         assert lines[0].startswith("runhub: error: "), lines[0]
         assert "Traceback" not in self.err + self.out

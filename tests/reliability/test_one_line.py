@@ -287,16 +287,19 @@ def test_a_ledger_locked_past_the_busy_timeout_is_one_line(
 
 def test_sigint_during_start_up_is_one_line(tmp_path: Path) -> None:
     """From the moment runhub's entry point runs (Python has imported the ``runhub``
-    and ``runhub.cli`` packages, ~40 ms after exec), whatever is still importing."""
+    and ``runhub.cli`` packages, ~40 ms after exec), whatever is still importing.
+    The command (a dry run of 20,000 rows, seconds of work) is still running when
+    the last signal arrives, so every one lands inside runhub."""
     _pipeline(tmp_path)
-    (tmp_path / "t.yaml").write_text("backend: local\npipeline: p\n")
+    (tmp_path / "t.yaml").write_text("backend: local\npipeline: p\nparameters: ['{s}']\n")
+    (tmp_path / "s.csv").write_text("s\n" + "".join(f"S{i}\n" for i in range(20_000)))
     outcomes = []
     for delay in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
         process = subprocess.Popen(
-            [sys.executable, "-m", "runhub.cli", "validate", "t.yaml"],
+            [sys.executable, "-m", "runhub.cli", "batch", "t.yaml", "s.csv", "--dry-run"],
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -306,9 +309,10 @@ def test_sigint_during_start_up_is_one_line(tmp_path: Path) -> None:
         outcomes.append((delay, process.returncode, err))
     for delay, code, err in outcomes:
         assert "Traceback" not in err, (delay, err)
-        if code != 0:  # 0: it had finished before the signal
-            assert code == 130, (delay, code, err)
-            one_error(err, "interrupted")
+        # 130, or (rarely, Python's own choice at exit after the line was printed)
+        # death by SIGINT, which a shell reports as 130 too
+        assert code in (130, -signal.SIGINT), (delay, code, err)
+        one_error(err, "interrupted")
 
 
 def test_sigterm_prints_the_same_resume_line_as_ctrl_c(tmp_path: Path) -> None:
