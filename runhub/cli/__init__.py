@@ -60,8 +60,13 @@ def _terminate_as_interrupt() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    _skip_httpx_cli()
-    sys.exit(run(argv))
+    try:
+        _skip_httpx_cli()
+        code = run(argv)
+    except KeyboardInterrupt:  # between entering main and run's own handler
+        sys.stderr.write(f"runhub: error: {INTERRUPTED}\n")
+        code = 130
+    sys.exit(code)
 
 
 def _skip_httpx_cli() -> None:

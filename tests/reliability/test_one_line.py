@@ -9,6 +9,7 @@ regression fails the test instead of eating the machine's memory.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import sqlite3
@@ -285,16 +286,30 @@ def test_a_ledger_locked_past_the_busy_timeout_is_one_line(
 # -- item 10: signals --------------------------------------------------------------------
 
 
+#: A traceback frame in runhub's code that is not the import of runhub's top two
+#: packages: from there on, runhub's entry point catches the interrupt.
+_INSIDE_RUNHUB = re.compile(
+    r'File "[^"]*runhub/(?!__init__\.py", line \d+, in <module>)'
+    r'(?!cli/__init__\.py", line \d+, in <module>)'
+    r'(?!cli/__main__\.py", line \d+, in <module>)'
+)
+
+
 def test_sigint_during_start_up_is_one_line(tmp_path: Path) -> None:
-    """From the moment runhub's entry point runs (Python has imported the ``runhub``
-    and ``runhub.cli`` packages, ~40 ms after exec), whatever is still importing.
+    """From the moment runhub's entry point runs (Python has initialised and imported
+    the ``runhub`` and ``runhub.cli`` packages), whatever is still importing. A signal
+    that lands before that (Python's own start-up; under load it can take 0.2 s) is
+    not runhub's to catch: such samples are set apart (their traceback must not
+    reach into runhub), and at least 4 of the 12 must land later.
     The command (a dry run of 20,000 rows, seconds of work) is still running when
-    the last signal arrives, so every one lands inside runhub."""
+    the last signal arrives."""
     _pipeline(tmp_path)
     (tmp_path / "t.yaml").write_text("backend: local\npipeline: p\nparameters: ['{s}']\n")
     (tmp_path / "s.csv").write_text("s\n" + "".join(f"S{i}\n" for i in range(20_000)))
-    outcomes = []
-    for delay in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+    inside = 0
+    # 40-160 ms: while runhub.cli imports click and the application (where main let
+    # the interrupt through); later: while the command imports the library
+    for delay in (0.04, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3, 0.5):
         process = subprocess.Popen(
             [sys.executable, "-m", "runhub.cli", "batch", "t.yaml", "s.csv", "--dry-run"],
             cwd=tmp_path,
@@ -306,13 +321,16 @@ def test_sigint_during_start_up_is_one_line(tmp_path: Path) -> None:
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
-        outcomes.append((delay, process.returncode, err))
-    for delay, code, err in outcomes:
+        if "runhub: error: " not in err:  # before runhub's entry point: Python's own
+            assert not _INSIDE_RUNHUB.search(err), (delay, err)
+            continue
+        inside += 1
         assert "Traceback" not in err, (delay, err)
         # 130, or (rarely, Python's own choice at exit after the line was printed)
         # death by SIGINT, which a shell reports as 130 too
-        assert code in (130, -signal.SIGINT), (delay, code, err)
+        assert process.returncode in (130, -signal.SIGINT), (delay, process.returncode, err)
         one_error(err, "interrupted")
+    assert inside >= 4, inside
 
 
 def test_sigterm_prints_the_same_resume_line_as_ctrl_c(tmp_path: Path) -> None:

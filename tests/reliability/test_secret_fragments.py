@@ -1,8 +1,10 @@
 """No fragment of a secret survives redaction (issue 13 item 4).
 
-A hostile server (hostile.py, 127.0.0.1) answers every request with an error page
-that quotes the request's credential just before the 160-character excerpt cut, so
-the message would keep its first 8, 13 or all-but-one characters. Scanned for any
+A hostile layer of this test's own, in front of the ICA and Code Ocean emulators on
+127.0.0.1, answers the run's status and every create with an error page that
+quotes the request's credential just before the 160-character excerpt cut, so the
+message would keep its first 8, 13 or all-but-one characters; the batch's
+pre-flight lookups reach the emulator, so the launches are sent. Scanned for any
 run of 8 characters of the secret, of its base64 and of its Basic form: stderr of
 ``status`` (sync client), stdout and stderr of ``batch -o json`` (async client),
 and every byte of the ledger files (its ``error`` column).
@@ -11,18 +13,46 @@ and every byte of the ledger files (its ``error`` column).
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from hostile import Hostile, echo_credential
 from invoke import cli_run
+from runhub_codeocean.emulator import CodeOceanEmulator
+from runhub_ica.emulator import IcaEmulator
+
+from runhub.testing.emulator import Clock, EmulatorServer
 
 ICA_PROJECT = "0d4f6a1e-6b1c-4a8e-9a51-2f3c5b7e8d90"
 RUN_ID = "7f1c2d3e-aaaa-4bbb-8ccc-0123456789ab"
 ICA_KEY = "ICAKEY-frag-29c7d0e4b1a85f63"
 ICA_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmcmFnIn0.c2lnbmF0dXJlLWZyYWc"
 CO_TOKEN = "cop_frag7f2b91d04e6a38c5"
+CAPSULE = "8d1e6c2a-4b7f-4e39-a0d2-5c3b9f17e6a4"
 FRAGMENT = 8
+
+
+@dataclass
+class Echoing:
+    """Forwards to ``app``, but answers the run's status and every create with a
+    422 quoting the credential so that a 160-character cut keeps ``keep`` of it."""
+
+    app: Any
+    keep: int
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        create = request.method == "POST" and (
+            "/analysis:" in path or path.endswith("/computations")
+        )
+        if create or RUN_ID in path:
+            headers = request.headers
+            credential = headers.get("x-api-key") or headers["authorization"].split(" ")[-1]
+            body = "e" * (159 - self.keep) + credential + " (request rejected)"
+            return httpx.Response(422, text=body)
+        return self.app.handle(request)
 
 
 def forms(secret: str) -> list[str]:
@@ -53,8 +83,7 @@ PLATFORMS = {
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, platform: str, url: str) -> str:
-    variables = PLATFORMS[platform][1]
-    for name, value in variables.items():
+    for name, value in PLATFORMS[platform][1].items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("RUNHUB_RETRY_ATTEMPTS", "1")
     if platform == "codeocean":
@@ -68,13 +97,23 @@ def _configure(monkeypatch: pytest.MonkeyPatch, platform: str, url: str) -> str:
 def _batch_files(tmp_path: Path, platform: str) -> tuple[str, str]:
     template = tmp_path / "t.yaml"
     if platform == "codeocean":
-        body = "backend: codeocean\npipeline: 4bc97533-6eb4-48ac-966f-648548a756d2\n"
+        body = f"backend: codeocean\npipeline: {CAPSULE}\nparameters: {{NumFiles: '{{s}}'}}\n"
     else:
-        body = "backend: ica\npipeline: fastqc-0-12\nmounts: [{source: /fastqs/, input: reads}]\n"
-    template.write_text(body + "parameters: {sample: '{s}'}\n")
+        body = (
+            "backend: ica\npipeline: fastqc-0-12\nname: 'sample {s}'\n"
+            "mounts: [{source: /fastqs/, input: reads}]\n"
+        )
+    template.write_text(body)
     sheet = tmp_path / "s.csv"
-    sheet.write_text("s\nA\nB\n")
+    sheet.write_text("s\n1\n2\n")
     return str(template), str(sheet)
+
+
+def _emulator(platform: str) -> Any:
+    clock = Clock(speed=100)
+    if platform == "codeocean":
+        return CodeOceanEmulator(token=CO_TOKEN, clock=clock)
+    return IcaEmulator(clock)  # any credential
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
@@ -85,7 +124,7 @@ def test_a_secret_cut_by_the_excerpt_leaves_no_fragment(
     secret = PLATFORMS[platform][0]
     wire = forms(secret)[2] + "=" if platform == "codeocean" else secret
     kept = keep if keep > 0 else len(wire) - 1
-    with Hostile(echo_credential(kept)) as server:
+    with EmulatorServer(Echoing(_emulator(platform), kept)) as server:
         ref = _configure(monkeypatch, platform, server.url)
         status = cli_run("status", ref)
         template, sheet = _batch_files(tmp_path, platform)
