@@ -216,6 +216,12 @@ class Backend:
         """The same outputs with ``url`` set, for downloading (needs ``download``)."""
         return list(outputs)
 
+    def serves_local_files(self) -> bool:
+        """True if this backend's ``file:`` download URLs name files of this machine
+        that runhub may copy: the local backend, or a server on loopback. Any other
+        platform's ``file:`` URL is refused (it could name any file here)."""
+        return not self.capabilities.http
+
     def close(self) -> None:
         """Release anything the backend holds (caches, local handles)."""
 

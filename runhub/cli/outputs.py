@@ -79,7 +79,7 @@ def outputs(
             root = into / folders[str(run)] if several else into
             # Signed URLs expire: each is asked for just before its file is fetched.
             sign = _signer(client, run)
-            local = not client.backend(run.backend).capabilities.http
+            local = client.backend(run.backend).serves_local_files()
             for outcome in _fetch(files, root, http, sign, local):
                 done.append((run, outcome))
     if output == "json":

@@ -67,7 +67,12 @@ def test_launch_wait_outputs_download_and_logs(
     from runhub.cli.helpers.download import fetch_all
 
     with httpx.Client() as http:  # plain, as the CLI's downloads are
-        fetched = fetch_all(client.download_urls(done.ref, outputs), tmp_path, http=http)
+        fetched = fetch_all(
+            client.download_urls(done.ref, outputs),
+            tmp_path,
+            http=http,
+            allow_files=client.backend("wes").serves_local_files(),  # as the CLI asks
+        )
     assert [f.action for f in fetched] == ["downloaded"]
     assert (tmp_path / "out.txt").read_text() == "hello runhub\n"
     logs = runhub_wes.logs(client, done.ref)  # both servers put the text, not a URL, here
@@ -94,7 +99,9 @@ def test_a_local_input_file_is_attached_and_read_by_the_workflow(
     from runhub.cli.helpers.download import fetch_all
 
     with httpx.Client() as http:  # plain, as the CLI's downloads are
-        fetch_all([count], tmp_path, http=http)
+        fetch_all(
+            [count], tmp_path, http=http, allow_files=client.backend("wes").serves_local_files()
+        )
     assert (tmp_path / "count.txt").read_text().split()[0] == "3"
 
 

@@ -84,6 +84,10 @@ class WesBackend(Backend):
 
     # -- plumbing --------------------------------------------------------------------
 
+    def serves_local_files(self) -> bool:
+        """A server on this machine (loopback) reports outputs as local ``file://``s."""
+        return self.endpoint().loopback
+
     def endpoint(self) -> Endpoint:
         """The configured server (ConfigError naming the variables if not)."""
         if self._endpoint is None:

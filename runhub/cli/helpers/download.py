@@ -8,8 +8,9 @@ fetched with a plain client: platform credentials never leave with them.
 What a platform may make runhub do is bounded:
 
 - a download URL is followed only over ``https``, or ``http`` to this machine
-  (loopback), redirects included; ``file:`` URLs only from a backend that does no
-  HTTP (the local backend names its own result files). Anything else is refused;
+  (loopback), redirects included; ``file:`` URLs only from a backend whose files
+  are this machine's (``Backend.serves_local_files``: the local backend, a WES
+  server on loopback). Anything else is refused;
 - a file never grows past its announced size (the listing's size, else the
   ``Content-Length``); a server that sends more is cut off, and one that sends
   less leaves a ``.part`` to resume;
