@@ -19,8 +19,6 @@ from runhub_codeocean.emulator import ART_CAPSULE, DEFAULT_TOKEN, QC_CAPSULE, Co
 from runhub_ica.emulator import IcaEmulator, seed
 
 import runhub
-from runhub import clientbase
-from runhub.policy import RetryPolicy
 from runhub.testing.emulator import Clock, EmulatorServer, FaultPlan
 
 AGENT = f"runhub/{runhub.__version__} codeocean/{runhub_codeocean.__version__}"
@@ -210,8 +208,7 @@ def test_rate_limited_keeps_the_platform_message(
 ) -> None:
     ref = cli("launch", co.spec(ART_TEMPLATE.replace("{sample}", "a")))
     assert ref.code == 0, ref.err
-    quick = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, max_retry_after=0.01)
-    monkeypatch.setattr(clientbase, "RetryPolicy", lambda: quick)  # the CLI's budget, short
+    monkeypatch.setenv("RUNHUB_RETRY_ATTEMPTS", "3")  # the CLI's budget, short (Retry-After: 0)
     co.front.listings_only = False
     co.front.fail = httpx.Response(
         429, headers={"Retry-After": "0"}, json={"message": "The Computation API is overloaded"}
