@@ -29,8 +29,10 @@ from runhub.errors import RunhubError, WaitTimeout
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
+from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, needs_recovery, tracked_launch
+from runhub.transfer.api import AsyncDataMethods
 
 T = TypeVar("T")
 
@@ -55,8 +57,9 @@ class _AsyncPlain:
         return await asyncio.to_thread(lambda: self._plain.run(make()))
 
 
-class AsyncClient(_ClientBase):
-    """The asyncio runhub client, for many runs at once."""
+class AsyncClient(_ClientBase, AsyncDataMethods):
+    """The asyncio runhub client, for many runs at once (data methods:
+    :class:`~runhub.transfer.api.AsyncDataMethods`)."""
 
     def __init__(
         self,
@@ -122,6 +125,7 @@ class AsyncClient(_ClientBase):
     async def aclose(self) -> None:
         """Close the connection pool and release backends."""
         self._close_backends()
+        self._close_engine()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -149,12 +153,28 @@ class AsyncClient(_ClientBase):
         identifies it: launching the same row again re-attaches to its run.
         """
         chosen, run_spec = self._prepare(spec, backend)
+        (run_spec,) = await self._staged(chosen, [run_spec])  # nothing launches on partial data
         ledger = self.ledger
         if ledger is None:
             launch_key = key or new_key()
             return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
         (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
         return await self._settled(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
+
+    async def _staged_many(
+        self, prepared: list[tuple[Backend, RunSpec]]
+    ) -> list[tuple[Backend, RunSpec]]:
+        """Each distinct local file of the batch uploaded once (per backend)."""
+        by_backend: dict[str, list[int]] = {}
+        for index, (chosen, _) in enumerate(prepared):
+            by_backend.setdefault(chosen.name, []).append(index)
+        done = list(prepared)
+        for indexes in by_backend.values():
+            chosen = prepared[indexes[0]][0]
+            staged = await self._staged(chosen, [prepared[i][1] for i in indexes])
+            for index, spec in zip(indexes, staged, strict=True):
+                done[index] = (chosen, spec)
+        return done
 
     async def _settled(self, backend: Backend, make: Callable[[], Operation[T]]) -> T:
         """``_run``, waiting out :class:`~runhub.tracking.Settling` (an interrupted
@@ -211,6 +231,7 @@ class AsyncClient(_ClientBase):
         prepared = [self._prepare(spec, backend) for spec in specs]
         if row_keys is not None and len(row_keys) != len(prepared):
             raise ValueError("row_keys must match specs one to one")
+        prepared = await self._staged_many(prepared)  # every upload done before any launch
         batch_id = batch or new_batch_id()
         rows = list(row_keys) if row_keys is not None else [str(i) for i in range(len(prepared))]
         # Slow start: a few launches at first, one more for each that ends (doubling

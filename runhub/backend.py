@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from runhub.config import BackendSettings
     from runhub.detail import LogText, RunDetail
     from runhub.spec import RunSpec
+    from runhub.transfer.contract import Captures, DataStore
 
 T = TypeVar("T")
 
@@ -104,6 +105,10 @@ class Capabilities(BaseModel):
     logs: tuple[str, ...] = ()
     #: ``list_runs`` lists the platform's own runs, however they were started.
     remote_runs: bool = False
+    #: Local files and folders can be mounts: ``data()`` uploads them (runhub.transfer).
+    stage: bool = False
+    #: A finished run's results can become a data asset: ``captures()``.
+    capture: bool = False
 
 
 class Backend:
@@ -221,6 +226,15 @@ class Backend:
         that runhub may copy: the local backend, or a server on loopback. Any other
         platform's ``file:`` URL is refused (it could name any file here)."""
         return not self.capabilities.http
+
+    def data(self) -> DataStore | None:
+        """The platform's data operations (uploads, listings, downloads), for
+        backends with ``stage``; see :mod:`runhub.transfer.contract`."""
+        return None
+
+    def captures(self) -> Captures | None:
+        """Data assets from run results, for backends with ``capture``."""
+        return None
 
     def close(self) -> None:
         """Release anything the backend holds (caches, local handles)."""

@@ -34,6 +34,7 @@ from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, tracked_launch
+from runhub.transfer.api import DataMethods
 
 if TYPE_CHECKING:
     import httpx
@@ -55,11 +56,13 @@ __all__ = [
 ]
 
 
-class Client(_ClientBase):
+class Client(_ClientBase, DataMethods):
     """The synchronous runhub client.
 
     ``transport`` replaces the network (e.g. an emulator's in-process transport).
-    Use as a context manager, or call :meth:`close`.
+    Use as a context manager, or call :meth:`close`. Local mounts of a spec are
+    uploaded before its launch on backends that stage them (``runhub.transfer``);
+    :class:`~runhub.transfer.api.DataMethods` adds uploads, downloads and captures.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class Client(_ClientBase):
     def close(self) -> None:
         """Close the connection pool and release backends."""
         self._close_backends()
+        self._close_engine()
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -141,6 +145,7 @@ class Client(_ClientBase):
         identifies it: launching the same row again re-attaches to its run.
         """
         chosen, run_spec = self._prepare(spec, backend)
+        (run_spec,) = self._staged(chosen, [run_spec])  # nothing launches on partial data
         driver = self.driver(chosen)
         if self.ledger is None:
             return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))

@@ -133,6 +133,10 @@ class _ClientBase:
         run_spec = as_spec(spec)
         chosen = self.backend(self.backend_name(run_spec, backend))
         chosen.validate(run_spec)
+        if chosen.capabilities.stage:
+            from runhub.transfer.local import check_mounts
+
+            check_mounts(run_spec)  # local files exist and can be read, before anything
         return chosen, run_spec
 
     def _intents(

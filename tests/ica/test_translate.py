@@ -18,6 +18,7 @@ from runhub_ica.translate import (
     plan,
     suggest_name,
     translate,
+    unstaged,
 )
 
 from runhub.errors import SpecError, Unsupported
@@ -282,13 +283,23 @@ def test_activation_code_only_for_nextflow() -> None:
         plan(make("cwl", options={"ica": {"kind": "cwl", "activation_code": "auto"}}))
 
 
+@pytest.mark.parametrize("source", ["relative/file.txt", "./r.fq", "../r.fq", "~/r.fq", "file:/r.fq"])
+def test_local_sources_are_planned_for_upload(source: str) -> None:
+    # DESIGN.md §11: local paths are uploaded before the launch (runhub.transfer),
+    # and a launch that meets one unstaged refuses it.
+    p = plan(make("nextflow", mounts=[{"source": source, "input": "fastqs"}]))
+    assert p.mounts[0].kind == "local"
+    with pytest.raises(Unsupported, match="not uploaded yet"):
+        unstaged(p)
+
+
 def test_s3_without_credentials_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match="storage credentials") as info:
         plan(make("nextflow", mounts=[{"source": S3, "input": "fastqs"}]))
     assert info.value.field == "mounts.0.source"
 
 
-@pytest.mark.parametrize("source", ["relative/file.txt", "https://x.org/a", "ica://", "ica://p"])
+@pytest.mark.parametrize("source", ["file.txt", "https://x.org/a", "ica://", "ica://p"])
 def test_unusable_sources_are_spec_errors(source: str) -> None:
     with pytest.raises(SpecError) as info:
         plan(make("nextflow", mounts=[{"source": source, "input": "fastqs"}]))

@@ -51,7 +51,9 @@ from runhub_ica.translate import (
     endpoint,
     needs_name,
     plan,
+    unstaged,
 )
+from runhub_ica.upload import IcaData
 from runhub_ica.wire import get, post
 
 T = TypeVar("T")
@@ -88,6 +90,7 @@ class IcaBackend(Backend):
         outputs_path=True,
         batch_status=True,
         idempotent_launch=True,
+        stage=True,
     )
     states = STATES
 
@@ -115,6 +118,10 @@ class IcaBackend(Backend):
         self.lookups.clear()
         self._preflight.clear()
         self._inspector.clear()
+
+    def data(self) -> IcaData:
+        """Uploads, listings and downloads (:mod:`runhub_ica.upload`)."""
+        return IcaData(self.settings, self.creds, self.lookups, self._authed)
 
     def secrets(self) -> list[str]:
         """The key or token of the settings, and the JWT obtained for the key, if any."""
@@ -185,6 +192,7 @@ class IcaBackend(Backend):
     def launch(self, spec: RunSpec, key: str, *, batch: str | None = None) -> Exchange[RunStatus]:
         """Resolve codes/paths/storage (cached), then POST the create with ``Idempotency-Key``."""
         p = plan(spec)
+        unstaged(p)
         check_key(key)
         self.settings.auth_headers()  # ConfigErrors before any request
         self.settings.project(p.project)

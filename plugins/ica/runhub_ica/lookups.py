@@ -10,6 +10,7 @@ trusted: every match is checked exactly here.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -225,13 +226,16 @@ class Lookups:
             if found is not None:
                 break
         if found is None:
-            raise NotFound(
+            near = [c for c in (DataItem.full_path_of(i.get("data") or {}) for i in listed) if c]
+            message = (
                 f"mounts.{index}.source: no file or folder at {path!r} in ICA project {owner} "
-                "(paths match exactly, case included)",
-                candidates=[
-                    c for c in (DataItem.full_path_of(i.get("data") or {}) for i in listed) if c
-                ],
+                "(paths match exactly, case included)"
             )
+            # DESIGN.md §11: an absolute path is a project path; one that exists here is
+            # named, never guessed.
+            if os.path.exists(path):
+                raise NotFound(message, candidates=near, hint=f"did you mean file:{path}?")
+            raise NotFound(message, candidates=near)
         check_usable(found, path, owner, field=f"mounts.{index}.source")
         self._data[cache_key] = found
         return found

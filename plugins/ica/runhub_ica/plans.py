@@ -7,11 +7,13 @@ well over 20,000 specs per second).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from runhub.errors import SpecError, Unsupported
 from runhub.spec import RunSpec
+from runhub.transfer import is_local
 from runhub_ica.names import (
     check_name,
     is_data_id,
@@ -43,7 +45,8 @@ OPTIONS = (
 
 _ON_EXIST = {"overwrite": "OVERWRITE", "rename": "RENAME", "skip": "SKIP"}
 
-SourceKind = Literal["id", "path", "s3"]
+#: ``local``: a path on this machine (runhub.transfer's rule), uploaded before launch.
+SourceKind = Literal["id", "path", "s3", "local"]
 
 
 def param_text(value: Any) -> str:
@@ -138,6 +141,8 @@ def _check_options(options: dict[str, Any]) -> None:
 
 def _mount(index: int, source: str, path: str | None, input_: str | None) -> Mount:
     field = f"mounts.{index}.source"
+    if is_local(source):
+        return Mount("local", source, None, path, input_)
     if is_data_id(source):
         return Mount("id", source, None, path, input_)
     if source.startswith("/"):
@@ -154,12 +159,23 @@ def _mount(index: int, source: str, path: str | None, input_: str | None) -> Mou
             return Mount("path", "/" + rest, project, path, input_)
     if source.startswith("s3://"):
         return Mount("s3", source, None, path, input_)
-    raise SpecError(
-        f"{source!r} is not an ICA data reference",
-        field=field,
-        hint="use a data id (fil.… / fol.…), a project path (/folder/file), "
-        "ica://<project>/path, or an s3:// URL",
+    hint = (
+        "use a data id (fil.… / fol.…), a project path (/folder/file), "
+        "ica://<project>/path, an s3:// URL, or a local path (./file)"
     )
+    if os.path.exists(source):  # a file here: say how to name it, guess nothing
+        hint = f"did you mean ./{source} (the local file)?"
+    raise SpecError(f"{source!r} is not an ICA data reference", field=field, hint=hint)
+
+
+def unstaged(p: Plan) -> None:
+    """Unsupported if a local mount reached the launch without being uploaded."""
+    for index, mount in enumerate(p.mounts):
+        if mount.kind == "local":
+            raise Unsupported(
+                f"mounts.{index}.source: {mount.source!r} is a local path, not uploaded yet",
+                hint="launch through runhub's Client or CLI, which upload local mounts first",
+            )
 
 
 def plan(spec: RunSpec) -> Plan:

@@ -68,6 +68,32 @@ class IcaSettings(BackendSettings):
     )
     #: Page size for ``analysis:search`` (1000 is what ICA clients use in production).
     page_size: int = Field(1000, ge=1, le=1000)
+    #: Uploads (docs/data.md): where local mounts go, and how files travel.
+    staging_folder: str = Field(
+        "/runhub/staging/",
+        validation_alias=AliasChoices("RUNHUB_ICA_STAGING_FOLDER", "staging_folder"),
+    )
+    multipart_threshold: int = Field(
+        64 << 20,
+        ge=5 << 20,
+        validation_alias=AliasChoices("RUNHUB_ICA_MULTIPART_THRESHOLD", "multipart_threshold"),
+    )
+    part_size: int = Field(
+        16 << 20, ge=5 << 20, validation_alias=AliasChoices("RUNHUB_ICA_PART_SIZE", "part_size")
+    )
+    part_concurrency: int = Field(
+        8,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("RUNHUB_ICA_PART_CONCURRENCY", "part_concurrency"),
+    )
+
+    @field_validator("staging_folder")
+    @classmethod
+    def _staging_folder(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be an absolute project path such as /runhub/staging/")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("server_url")
     @classmethod

@@ -38,6 +38,7 @@ from runhub_ica.plans import (
     Resolved,
     param_text,
     plan,
+    unstaged,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "plan",
     "suggest_name",
     "translate",
+    "unstaged",
     "uses_form",
 ]
 

@@ -43,6 +43,7 @@ from runhub_ica.emulator.protocol import (
     Route,
 )
 from runhub_ica.emulator.tokens import Tokens
+from runhub_ica.emulator.uploads import UPLOADS, Uploads
 from runhub_ica.emulator.variance import Variance
 from runhub_ica.emulator.world import AnalysisRec, World
 
@@ -65,6 +66,8 @@ class IcaEmulator(Endpoints, Inspection):
     ) -> None:
         self.clock = clock or Clock()
         self.world = World(self.clock)
+        #: Upload URLs, temporary credentials, data status and tags (uploads.py).
+        self.uploads = Uploads(self)
         #: None accepts any non-empty credential; a set accepts only those.
         self.api_keys = api_keys
         self.check_responses = check_responses
@@ -102,6 +105,8 @@ class IcaEmulator(Endpoints, Inspection):
             self.log.append(f"{request.method} {path}")
         if path.startswith(LOGS):  # pre-signed: no credentials
             return self.log_download(path[len(LOGS) :])
+        if path.startswith(UPLOADS):  # pre-signed upload URLs
+            return self.uploads.serve(request)
         if path.startswith(DOWNLOAD_ROOT) and request.method in ("GET", "HEAD"):
             with self._lock:
                 return self.download(request)
@@ -337,6 +342,7 @@ class IcaEmulator(Endpoints, Inspection):
             return Route(method, re.compile(pattern), handler, consumes, produces, model, required)
 
         routes = [
+            *self.uploads.routes(),  # before GET data/{id}: theirs carry status and tags
             route("POST", r"/api/tokens", self._token, None, (V3,)),
             route("GET", r"/api/projects", self._projects, None, (V3,)),
             route("GET", p + r"/pipelines", self._pipelines, None, (V3,)),

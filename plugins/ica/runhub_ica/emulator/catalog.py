@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -20,6 +20,9 @@ from runhub_ica.emulator import seed
 from runhub_ica.emulator.protocol import MAX_PAGE_SIZE, Call, Problem
 from runhub_ica.emulator.variance import Variance
 from runhub_ica.emulator.world import DataRec, World
+
+if TYPE_CHECKING:
+    from runhub_ica.emulator.uploads import Uploads
 
 #: Where the emulator serves file contents (outside the REST root, like S3 would).
 DOWNLOAD_ROOT = "/_emulator/download/"
@@ -78,6 +81,7 @@ class Catalog:
     world: World
     variance: Variance
     _secret: bytes
+    uploads: Uploads
 
     def _json(self, status: int, name: str, body: Any) -> httpx.Response:
         raise NotImplementedError
@@ -155,6 +159,8 @@ class Catalog:
                 continue
             if kind and kind != ("FOLDER" if rec.folder else "FILE"):
                 continue
+            if not self.uploads.keep(rec, params):  # tags, status, parent (uploads.py)
+                continue
             matches.append(rec)
         chunk, paging = page(matches, call, self.variance.page_cap)
         items = [self.world.data_body(r, parent_paths=self.variance.parent_paths) for r in chunk]
@@ -189,7 +195,8 @@ class Catalog:
                     "dataId": rec.id,
                     "dataUrn": f"urn:ilmn:ica:region:{seed.REGION_ID}:data:{rec.id}",
                     "dataPath": rec.path,
-                    "url": f"{origin}{DOWNLOAD_ROOT}{rec.id}?X-Amz-Signature={self._sign(rec)}",
+                    "url": self.uploads.download_url(rec)
+                    or f"{origin}{DOWNLOAD_ROOT}{rec.id}?X-Amz-Signature={self._sign(rec)}",
                 }
             )
         return self._json(200, "data:createDownloadUrls", {"items": items})
@@ -210,7 +217,7 @@ class Catalog:
         size = rec.size or 0
         if size > MAX_DOWNLOAD:
             return httpx.Response(403, text=f"the emulator serves files up to {MAX_DOWNLOAD} bytes")
-        body = content(rec, size)
+        body = self.uploads.blob(rec) or content(rec, size)  # uploaded bytes, else made up
         wanted = request.headers.get("Range", "")
         if wanted.startswith("bytes=") and wanted.endswith("-"):
             start = int(wanted[6:-1] or 0)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runhub.testing.emulator import Clock
-from runhub_ica.emulator import seed
+from runhub_ica.emulator import content, seed
 from runhub_ica.states import LIFECYCLE
 
 #: Emulated seconds spent in each state of a successful analysis.
@@ -58,6 +58,9 @@ class DataRec:
     created: datetime
     #: ``DataDetails.status``: PARTIAL (upload unfinished), AVAILABLE, ARCHIVED, ...
     status: str = "AVAILABLE"
+    technical_tags: list[str] = field(default_factory=list)
+    #: The storage's ETag (``objectETag``), once the object exists (emulator/uploads.py).
+    etag: str | None = None
 
     @property
     def folder(self) -> bool:
@@ -121,6 +124,7 @@ class World:
     ) -> DataRec:
         prefix = "fol" if path.endswith("/") else "fil"
         rec = DataRec(data_id(prefix, project, path), project, path, size, self.epoch, status)
+        rec.etag = None if rec.folder else content.etag(rec.id, size)
         self.data[rec.id] = rec
         return rec
 
@@ -138,7 +142,7 @@ class World:
             "path": _parent(rec.path) if parent_paths else rec.path,
             "status": rec.status,
             "tags": {
-                "technicalTags": [],
+                "technicalTags": list(rec.technical_tags),
                 "userTags": [],
                 "connectorTags": [],
                 "runInTags": [],
@@ -149,6 +153,8 @@ class World:
         }
         if rec.size is not None:
             details["fileSizeInBytes"] = rec.size
+        if rec.etag is not None:
+            details["objectETag"] = rec.etag
         return {
             "data": {
                 "id": rec.id,
