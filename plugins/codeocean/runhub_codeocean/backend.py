@@ -40,6 +40,7 @@ from runhub.spec import RunSpec
 from runhub.state import RunState, RunStatus
 from runhub_codeocean import inspection
 from runhub_codeocean._version import __version__
+from runhub_codeocean.capture import CodeOceanCaptures, no_local_mounts
 from runhub_codeocean.errors import ID, check_ref, computation, error_for
 from runhub_codeocean.preflight import Preflight
 from runhub_codeocean.recovery import look_for_run
@@ -76,6 +77,7 @@ class CodeOceanBackend(Backend):
         # No idempotency key: a computation created from a request sent just before
         # a crash may not be listed yet when the next process looks for it.
         launch_settle=5.0,
+        capture=True,
     )
     states = STATES
     #: Seconds of clock difference tolerated when matching an ambiguous launch.
@@ -115,6 +117,10 @@ class CodeOceanBackend(Backend):
         merged = {**ep.headers, **headers} if headers else ep.headers
         return request(method, ep.base + path, headers=merged, **kwargs)
 
+    def captures(self) -> CodeOceanCaptures:
+        """Results captured as data assets (:mod:`runhub_codeocean.capture`)."""
+        return CodeOceanCaptures(self)
+
     def secrets(self) -> list[str]:
         """The token and its Basic-encoded form, for redaction."""
         values = self.settings.secret_values()
@@ -137,6 +143,7 @@ class CodeOceanBackend(Backend):
     def validate(self, spec: RunSpec) -> None:
         """Every check that needs no request: SpecError/Unsupported naming the field."""
         super().validate(spec)
+        no_local_mounts(spec)
         translate(spec)
 
     def state_of(self, native: str | None) -> RunState:

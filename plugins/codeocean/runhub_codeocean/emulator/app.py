@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from runhub.testing.emulator import Clock
+from runhub_codeocean.emulator.assets import Assets
 from runhub_codeocean.emulator.catalog import LOGS, Catalog, app_panel_json
 from runhub_codeocean.emulator.model import LIST_FOLDER_PARAMS, RUN_PARAMS, check
 from runhub_codeocean.emulator.runs import Run, reported_assets, reported_parameters
@@ -94,6 +95,9 @@ class CodeOceanEmulator(Catalog):
             ("GET", re.compile(r"(capsules|pipelines)/([^/]+)/app_panel"), self._app_panel),
         ]
         self._routes[:0] = self.catalog_routes()
+        #: Data assets captured from computations (emulator/assets.py).
+        self.captured = Assets(self)
+        self._routes[:0] = self.captured.routes()  # before the catalog's data_assets/{id}
 
     # -- test helpers ------------------------------------------------------------------
 
