@@ -29,7 +29,6 @@ from runhub.errors import RunhubError, WaitTimeout
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
-from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
@@ -160,21 +159,6 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
         (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
         return await self._settled(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
-
-    async def _staged_many(
-        self, prepared: list[tuple[Backend, RunSpec]]
-    ) -> list[tuple[Backend, RunSpec]]:
-        """Each distinct local file of the batch uploaded once (per backend)."""
-        by_backend: dict[str, list[int]] = {}
-        for index, (chosen, _) in enumerate(prepared):
-            by_backend.setdefault(chosen.name, []).append(index)
-        done = list(prepared)
-        for indexes in by_backend.values():
-            chosen = prepared[indexes[0]][0]
-            staged = await self._staged(chosen, [prepared[i][1] for i in indexes])
-            for index, spec in zip(indexes, staged, strict=True):
-                done[index] = (chosen, spec)
-        return done
 
     async def _settled(self, backend: Backend, make: Callable[[], Operation[T]]) -> T:
         """``_run``, waiting out :class:`~runhub.tracking.Settling` (an interrupted

@@ -34,7 +34,7 @@ from runhub.policy import RetryPolicy
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, tracked_launch
-from runhub.transfer.api import DataMethods
+from runhub.transfer.api import DataMethods, dry_stage, needs_staging
 
 if TYPE_CHECKING:
     import httpx
@@ -165,6 +165,11 @@ class Client(_ClientBase, DataMethods):
         if not chosen.capabilities.http:
             return DryRun([], None, chosen.describe_launch(run_spec))
         driver = DryRunDriver(self.http, chosen, self.policy, self.redact)
+        if needs_staging(chosen, [run_spec]):  # local mounts: found, or the upload shown
+            staged = dry_stage(driver, self.engine(), chosen, run_spec)
+            if isinstance(staged, DryRun):
+                return staged
+            run_spec = staged
         return driver.dry_run(chosen.launch(run_spec, new_key()))
 
     def status(self, ref: RefLike) -> RunStatus:

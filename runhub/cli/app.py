@@ -29,6 +29,8 @@ COMMANDS = {
     "wait": ("wait", "wait"),
     "cancel": ("cancel", "cancel"),
     "outputs": ("outputs", "outputs"),
+    "data": ("data", "data"),
+    "capture": ("capture", "capture"),
     "validate": ("validate", "validate"),
     "backends": ("backends", "backends"),
     "config": ("config", "config"),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from runhub.cli.helpers.attempts import Attempts
     from runhub.cli.helpers.tolerant import Outcome
     from runhub.errors import RunhubError
+    from runhub.spec import RunSpec
     from runhub.state import RunStatus
 
 RESUME = "re-run the same command to resume"
@@ -140,14 +141,17 @@ def batch(
     changes = parse_overrides(overrides)
     chosen = _backend_name(backend, template, changes, session)
     client = session.client()
-    checker = client.backend(chosen)
+
+    def validate(row: RunSpec) -> None:
+        client.validate(row, chosen)  # the backend's checks, and local mount files readable
+
     the_plan = plan(
         template,
         sheet,
         template_label=spec,
         overrides=changes,
         backend=chosen,
-        validate=checker.validate,
+        validate=validate,
         batch_id=batch_id,
     )
     checked = _preflight(client, the_plan, chosen, str(sheet.path))
@@ -280,7 +284,11 @@ async def _launch(
     concurrency: int,
     show: bool,
 ) -> list[RunStatus | RunhubError]:
+    from runhub.cli.helpers.transfers import shown
+
     specs = [item.spec for item in the_plan.items]
+    with shown(client, enabled=show):  # local mounts: each file once, one bar, before any launch
+        specs = await client.stage(specs, backend)
     keys = chosen.row_keys
     launching = client.launch_many(
         specs,

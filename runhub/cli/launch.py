@@ -106,7 +106,10 @@ def launch(
     if dry_run:
         _show_dry_run(client, run_spec, chosen, output)
         return
-    status = client.launch(run_spec, chosen)
+    from runhub.cli.helpers.transfers import shown
+
+    with shown(client, enabled=output != "json"):  # local mounts upload first
+        status = client.launch(run_spec, chosen)
     if not wait:
         if output == "json":
             render.echo_json(status.to_dict())

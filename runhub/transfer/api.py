@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runhub.errors import SpecError
+from runhub.errors import RunhubError, SpecError
 from runhub.transfer import ops
 from runhub.transfer.flow import Flow, arun, run
 from runhub.transfer.local import local_mounts
@@ -20,6 +20,7 @@ from runhub.transfer.model import CaptureRequest, DataAsset, FolderCredentials, 
 
 if TYPE_CHECKING:
     from runhub.backend import Backend, Operation
+    from runhub.dryrun import DryRun, DryRunDriver
     from runhub.ref import RunRef
     from runhub.spec import RunSpec
     from runhub.transfer.engine import Engine
@@ -47,8 +48,44 @@ def needs_staging(backend: Backend, specs: Sequence[RunSpec]) -> bool:
     return backend.capabilities.stage and any(local_mounts(s) for s in specs)
 
 
+def by_backend(prepared: Sequence[tuple[Backend, RunSpec]]) -> list[list[int]]:
+    """Indexes of ``prepared`` grouped by backend (staged together, files once)."""
+    groups: dict[str, list[int]] = {}
+    for index, (chosen, _) in enumerate(prepared):
+        groups.setdefault(chosen.name, []).append(index)
+    return list(groups.values())
+
+
 def _request(name: str, mount: str | None, tags: Sequence[str], path: str | None) -> CaptureRequest:
     return CaptureRequest(name=name, mount=mount, tags=tuple(tags), path=path)
+
+
+class _DryStop(RunhubError):
+    """Unwinds a dry run's staging at its first mutating request."""
+
+    def __init__(self, dry: DryRun) -> None:
+        super().__init__("dry run stopped")
+        self.dry = dry
+
+
+def dry_stage(
+    driver: DryRunDriver, engine: Engine, backend: Backend, spec: RunSpec
+) -> RunSpec | DryRun:
+    """A dry run of staging: checksums and read-only lookups for real; the spec with
+    every mount found on the platform, or the first request an upload would send."""
+    from runhub.transfer.stage import stage_specs
+
+    def call(chosen: Backend, op: Operation[Any]) -> Any:
+        dry = driver.dry_run(op)
+        if dry.request is not None:
+            raise _DryStop(dry)
+        return dry.description
+
+    try:
+        (staged,) = run(stage_specs(engine, backend, [spec]), call)
+    except _DryStop as stop:
+        return stop.dry
+    return staged
 
 
 class _EngineHolder:
@@ -105,6 +142,18 @@ class DataMethods(_EngineHolder):
 
         staged: list[RunSpec] = self._drive(stage_specs(self.engine(), backend, specs))
         return staged
+
+    def stage(self, specs: Sequence[Any], backend: str | None = None) -> list[RunSpec]:
+        """``specs`` (RunSpecs or files) with local mounts uploaded, each distinct file
+        once; launching them later uploads nothing. Specs are checked first."""
+        prepared = [self._prepare(s, backend) for s in specs]  # type: ignore[attr-defined]
+        out = [spec for _, spec in prepared]
+        for indexes in by_backend(prepared):
+            chosen = prepared[indexes[0]][0]
+            staged = self._staged(chosen, [out[i] for i in indexes])
+            for index, spec in zip(indexes, staged, strict=True):
+                out[index] = spec
+        return out
 
     def upload(self, sources: Sequence[str], dest: str) -> list[Uploaded]:
         """Upload local files/folders to ``BACKEND:PATH``; one outcome per file."""
@@ -187,6 +236,25 @@ class AsyncDataMethods(_EngineHolder):
 
         staged: list[RunSpec] = await self._drive(stage_specs(self.engine(), backend, specs))
         return staged
+
+    async def _staged_many(
+        self, prepared: list[tuple[Backend, RunSpec]]
+    ) -> list[tuple[Backend, RunSpec]]:
+        """Each distinct local file of a batch uploaded once (per backend)."""
+        done = list(prepared)
+        for indexes in by_backend(prepared):
+            chosen = prepared[indexes[0]][0]
+            staged = await self._staged(chosen, [prepared[i][1] for i in indexes])
+            for index, spec in zip(indexes, staged, strict=True):
+                done[index] = (chosen, spec)
+        return done
+
+    async def stage(self, specs: Sequence[Any], backend: str | None = None) -> list[RunSpec]:
+        """``specs`` with local mounts uploaded, each distinct file once, in parallel;
+        launching them later uploads nothing. Every spec is checked first."""
+        prepared = [self._prepare(s, backend) for s in specs]  # type: ignore[attr-defined]
+        staged = await self._staged_many(prepared)
+        return [spec for _, spec in staged]
 
     async def upload(self, sources: Sequence[str], dest: str) -> list[Uploaded]:
         """Upload local files/folders to ``BACKEND:PATH``; one outcome per file."""
