@@ -8,6 +8,7 @@ injector for the network between client and S3, not a stand-in for S3.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -85,8 +86,6 @@ class Relay:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
