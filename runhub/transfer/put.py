@@ -85,7 +85,10 @@ def put_request(item: LocalFile, target: PutTarget, progress: Progress) -> httpx
         "Content-Length": str(item.size),
         "Content-MD5": base64.b64encode(bytes.fromhex(item.md5)).decode(),
     }
-    req = httpx.Request("PUT", target.url, headers=headers, stream=FileStream(item, progress))
+    # Built without a body first, so httpx adds Host; then the streamed body.
+    req = httpx.Request("PUT", target.url, headers=headers)
+    req.headers["Content-Length"] = str(item.size)
+    req.stream = FileStream(item, progress)
     req.extensions[READ_ONLY] = False
     req.extensions[IDEMPOTENT] = True
     req.extensions[PURPOSE] = f"upload {item.name}"

@@ -87,6 +87,10 @@ def upload_flow(
             progress.file_done(item.name)
             return Uploaded(item, reused, "present")
     multipart = item.size >= data.multipart_threshold
+    if multipart:
+        from runhub.transfer.s3 import boto3_or_explain
+
+        boto3_or_explain(data.s3_install)  # before the platform creates anything
     dest = f"{where.backend}:{where.scope}:{path}"
     state = engine.store.upload(dest, item)
     if at is not None:

@@ -182,3 +182,42 @@ def spec_data(*sources: str, name: str = "s1") -> dict[str, Any]:
         ],
         "parameters": {"sample_ids": [name]},
     }
+
+
+@dataclass
+class Result:
+    """What one CLI invocation did."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def fails(self, code: int, *phrases: str) -> str:
+        """That exit code, one ``runhub: error:`` line holding every phrase, no traceback."""
+        assert self.code == code, (self.code, self.out, self.err)
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, self.err
+        assert lines[0].startswith("runhub: error: ")
+        assert "Traceback" not in self.err + self.out
+        for phrase in phrases:
+            assert phrase in lines[0], lines[0]
+        return lines[0]
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """``cli(*args)``: runhub in this process, through the script's entry point."""
+    from click.testing import CliRunner
+
+    from runhub.cli import run
+
+    def invoke(*args: str) -> Result:
+        runner = CliRunner()
+        with runner.isolation() as (out, err, _mixed):
+            code = run(list(args))
+        return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+    return invoke
