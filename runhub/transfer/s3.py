@@ -220,6 +220,9 @@ class MultipartUpload:
                 raise
             log.info("S3 refused the credentials (%s); asking for fresh ones", _code(exc))
         client = self._renewed_after(generation)
+        body = params.get("Body")
+        if body is not None:
+            body.seek(0)  # the refused attempt read it: the retry sends it whole
         return getattr(client, name)(**params)
 
     # -- the upload ----------------------------------------------------------------------
