@@ -13,8 +13,7 @@ import pytest
 import yaml
 from codeocean.models import data_asset as sdk
 from runhub_codeocean.backend import CodeOceanBackend
-from runhub_codeocean.emulator import DEFAULT_TOKEN, CodeOceanEmulator
-from runhub_codeocean.emulator import assets
+from runhub_codeocean.emulator import DEFAULT_TOKEN, CodeOceanEmulator, assets
 from runhub_codeocean.emulator.assets import COMPUTATION_SOURCE, DATA_ASSET_PARAMS, UNEMULATED
 
 from runhub.client import Client
@@ -99,7 +98,7 @@ def test_an_unfinished_run_is_refused_and_waiting_can_time_out(
 def test_capture_cli_prints_the_id_and_is_idempotent(
     co: tuple[CodeOceanEmulator, Client], cli: Callable[..., Result], tmp_path: Path
 ) -> None:
-    app, client = co
+    _, client = co
     ref = _finished(client)
     first = cli("capture", ref, "--name", "art results", "-o", "json")
     assert first.code == 0, first.err
