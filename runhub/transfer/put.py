@@ -85,10 +85,10 @@ def put_request(item: LocalFile, target: PutTarget, progress: Progress) -> httpx
         "Content-Length": str(item.size),
         "Content-MD5": base64.b64encode(bytes.fromhex(item.md5)).decode(),
     }
-    # Built without a body first, so httpx adds Host; then the streamed body.
-    req = httpx.Request("PUT", target.url, headers=headers)
-    req.headers["Content-Length"] = str(item.size)
-    req.stream = FileStream(item, progress)
+    url = httpx.URL(target.url)
+    # httpx adds Host only to requests it encodes the body of; this one streams.
+    headers.setdefault("Host", url.netloc.decode("ascii"))
+    req = httpx.Request("PUT", url, headers=headers, stream=FileStream(item, progress))
     req.extensions[READ_ONLY] = False
     req.extensions[IDEMPOTENT] = True
     req.extensions[PURPOSE] = f"upload {item.name}"
