@@ -89,3 +89,19 @@ def test_startup(tmp_path: Path) -> None:
     medians = script("startup").main(["--repeat", "1"])
     assert set(medians) >= {"python -c pass", "runhub --version"}
     written(tmp_path, "startup")
+
+
+def test_transfer(tmp_path: Path) -> None:
+    pytest.importorskip("moto", reason="bench/transfer.py uploads to moto's S3 server")
+    got: dict[str, Any] = script("transfer").main(
+        [
+            "--files", "2", "--file-mb", "0.2", "--big-mb", "12", "--rounds", "1",
+            "--part-mb", "5", "--threshold-mb", "5", "--concurrency", "1", "--ca-mb", "0.1",
+        ]
+    )  # fmt: skip
+    assert got["small"]["files"] == 2
+    assert got["big"]["bytes"] == 12 << 20
+    assert got["resume"]["resent_held_bytes"] == 0
+    assert got["content_addressing"]["second"]["bytes_sent"] == 0
+    assert got["content_addressing"]["first"]["bytes_sent"] > 0
+    written(tmp_path, "transfer")
