@@ -283,7 +283,9 @@ def test_activation_code_only_for_nextflow() -> None:
         plan(make("cwl", options={"ica": {"kind": "cwl", "activation_code": "auto"}}))
 
 
-@pytest.mark.parametrize("source", ["relative/file.txt", "./r.fq", "../r.fq", "~/r.fq", "file:/r.fq"])
+@pytest.mark.parametrize(
+    "source", ["relative/file.txt", "./r.fq", "../r.fq", "~/r.fq", "file:/r.fq"]
+)
 def test_local_sources_are_planned_for_upload(source: str) -> None:
     # DESIGN.md §11: local paths are uploaded before the launch (runhub.transfer),
     # and a launch that meets one unstaged refuses it.

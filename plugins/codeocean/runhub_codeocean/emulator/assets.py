@@ -127,7 +127,8 @@ class Assets:
         ]
 
     def _now(self) -> float:
-        return self.app.clock.now()
+        now: float = self.app.clock.now()
+        return now
 
     def _ready(self) -> None:
         """Ready assets become mountable (the app's ``assets`` is what runs check)."""
