@@ -23,6 +23,13 @@ from runhub.cli.helpers.session import Session, output_option, pass_session
 @click.option(
     "--timeout", type=DURATION, metavar="DURATION", help="Give up waiting after this long."
 )
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    metavar="SECONDS",
+    envvar="RUNHUB_POLL",
+    help="First wait between state checks (default 5 s, growing; env RUNHUB_POLL).",
+)
 @output_option
 @click.option("-q", "--quiet", is_flag=True, help="Print the data asset id only.")
 @pass_session
@@ -34,6 +41,7 @@ def capture(
     tags: tuple[str, ...],
     path: str | None,
     timeout: float | None,
+    poll: float | None,
     output: str,
     quiet: bool,
 ) -> None:
@@ -49,7 +57,11 @@ def capture(
       runhub capture codeocean:6b1e… --name "sample A alignments" --mount alignments
       runhub capture codeocean:6b1e… --name qc --path qc/ --tag sample-A -q
     """
-    asset = session.client().capture(ref, name, mount=mount, tags=tags, path=path, timeout=timeout)
+    from runhub.transfer.api import ASSET_POLL
+
+    asset = session.client().capture(
+        ref, name, mount=mount, tags=tags, path=path, timeout=timeout, poll=poll or ASSET_POLL
+    )
     if quiet:
         click.echo(asset.id)
     elif output == "json":

@@ -100,7 +100,7 @@ def test_capture_cli_prints_the_id_and_is_idempotent(
 ) -> None:
     _, client = co
     ref = _finished(client)
-    first = cli("capture", ref, "--name", "art results", "-o", "json")
+    first = cli("capture", ref, "--name", "art results", "--poll", "0.05", "-o", "json")
     assert first.code == 0, first.err
     data = first.json()
     assert data["state"] == "ready"
