@@ -1,22 +1,31 @@
-"""Downloading one file from a URL: resumable, bounded, verified.
+"""Downloading one file from a URL: resumable, bounded, verified (the shared downloader).
 
-Each file is written to ``NAME.part`` and renamed only when complete and checked.
-A ``.part`` left by an interrupted download is continued with an HTTP Range request
-where the server honours it (206) and started over where it does not (200). A body
-longer than the size the platform announced is cut off (never written past it).
-The finished file is then checked against the strongest checksum known for it:
-runhub's SHA-256 (recorded when runhub uploaded it), else the storage's MD5 ETag,
-else its size; a mismatch removes the ``.part`` and is an error.
+``runhub data download`` and ``runhub outputs --download`` both fetch through here.
+Each file is written to ``NAME.part`` and renamed only when complete and checked. A
+``.part`` left by an interrupted download is continued with an HTTP Range request
+where the server honours it (206) and started over where it does not (200).
 
-URLs are fetched with a plain client (no platform credentials) and must be https,
-except on loopback hosts (emulators); their query strings (signatures) never appear
-in messages.
+What a platform may make runhub do is bounded:
+
+- a download URL is followed only over ``https``, or ``http`` to this machine
+  (loopback), redirects included (each hop checked); ``file:`` URLs only when the
+  caller allows them (``Backend.serves_local_files``: files of this machine);
+- a file never grows past its announced size (the listing's, else the server's
+  ``Content-Length``/``Content-Range``); a server that sends more is cut off and the
+  ``.part`` removed; one that sends less leaves a ``.part`` to resume;
+- a name with a NUL or control character, a component the file system cannot hold
+  (over 255 bytes), or a path leaving the download folder is refused.
+
+The finished file is checked against the strongest checksum known for it: runhub's
+SHA-256 (recorded when runhub uploaded it), else the storage's one-part MD5 ETag,
+else its size; a mismatch removes the ``.part`` and is an error. URLs are fetched with
+a plain client (no platform credentials); their query strings (signatures) never
+appear in messages.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import re
 import shutil
@@ -33,8 +42,12 @@ if TYPE_CHECKING:
     import httpx
 
 CHUNK = 1 << 16
+#: The longest file or folder name most file systems hold (ext4, APFS, NTFS: 255).
+NAME_MAX = 255
 log = logging.getLogger("runhub.download")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -69,10 +82,24 @@ class Fetched:
 
 
 def target(root: Path, relative: str) -> Path:
-    """Where a file goes under ``root``; refuses paths that would leave it."""
+    """Where a file goes under ``root``; refuses paths that would leave it, and names
+    no file system can hold."""
+    shown = relative.encode("unicode_escape").decode("ascii")[:80]
+    if _CONTROL.search(relative):
+        raise SpecError(
+            f"refusing output {shown!r}: its name holds a NUL or control character",
+            hint="the platform listed a name no file can have; rename it there",
+        )
     parts = PurePosixPath(relative).parts
     if not parts or any(p in ("..", "") for p in parts) or PurePosixPath(relative).is_absolute():
-        raise SpecError(f"refusing to write {relative!r} outside {root}")
+        raise SpecError(f"refusing to write output {relative!r} outside {root}")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise SpecError(
+                f"refusing output {shown}…: a name of {len(part)} characters"
+                f" (the file system holds {NAME_MAX} bytes)",
+                hint="rename it on the platform, or download it by hand",
+            )
     return root.joinpath(*parts)
 
 
@@ -82,51 +109,56 @@ def short(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-def check_url(url: str) -> None:
-    """https only, except ``file:`` and loopback hosts."""
+def check_url(url: str, *, allow_files: bool = False) -> str:
+    """``url`` if runhub may follow it; raises PlatformError otherwise."""
+    from runhub.config import is_loopback
+
     parts = urlsplit(url)
-    if parts.scheme in ("https", "file"):
-        return
-    host = parts.hostname or ""
-    if parts.scheme == "http" and _loopback(host):
-        return
-    raise PlatformError(f"refusing to download {short(url)}: only https URLs are fetched")
+    scheme = parts.scheme.lower()
+    if scheme == "https" or (scheme == "http" and is_loopback(parts.hostname or "")):
+        return url
+    if scheme == "file" and allow_files:
+        return url
+    where = f"{scheme}:" if scheme else repr(url[:40])
+    raise PlatformError(
+        f"refusing to download from {where} ({short(url)}): downloads follow https,"
+        " or http to this machine, only",
+        hint="the platform gave an unexpected download URL; nothing was read or written",
+    )
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def complete(want: Wanted) -> bool:
+    """True when the file is already there with its announced size."""
+    dest = want.dest
+    return dest.is_file() and want.size is not None and dest.stat().st_size == want.size
 
 
 def fetch(
     want: Wanted,
     *,
     http: httpx.Client | None,
+    allow_files: bool = False,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Fetched:
     """Download one file (skipped when present, complete and matching)."""
-    check_url(want.url)
     dest = want.dest
     if dest.is_dir():
         raise SpecError(f"{dest} is a folder, so the file {want.label} cannot be written there")
-    if dest.is_file() and want.size is not None and dest.stat().st_size == want.size:
+    if complete(want):
         how = verify(dest, want)
         if how is not None:
-            progress(want.size)
-            return Fetched(dest, want.size, "skipped", how)
+            progress(want.size or 0)
+            return Fetched(dest, dest.stat().st_size, "skipped", how)
+    url = check_url(want.url, allow_files=allow_files)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    if urlsplit(want.url).scheme == "file":
-        _copy(Path(unquote(urlsplit(want.url).path)), part, progress)
+    if urlsplit(url).scheme.lower() == "file":
+        _copy(Path(unquote(urlsplit(url).path)), part, progress)
         action = "downloaded"
     else:
         if http is None:
             raise RunhubError("an HTTP client is needed for remote files")
-        action = _get(http, want, part, progress)
+        action = _get(http, url, part, want, progress)
     size = part.stat().st_size
     if want.size is not None and size != want.size:
         raise TransportError(
@@ -171,49 +203,86 @@ def _copy(source: Path, part: Path, progress: Callable[[int], None]) -> None:
     shutil.copystat(source, part)
 
 
-def _get(http: httpx.Client, want: Wanted, part: Path, progress: Callable[[int], None]) -> str:
+def _announced(want: Wanted, response: httpx.Response, have: int) -> int | None:
+    """The size the file will have when complete: the listing's, else the server's."""
+    total = response.headers.get("content-range", "").rpartition("/")[2]
+    length = response.headers.get("content-length", "")
+    if response.status_code == 206 and total.isdigit():
+        server = int(total)
+    elif length.isdigit() and "content-encoding" not in response.headers:
+        server = int(length) + (have if response.status_code == 206 else 0)
+    else:
+        server = None
+    if want.size is not None and server is not None and server != want.size:
+        raise PlatformError(
+            f"{want.label}: the server announces {server} bytes, the listing {want.size}",
+            hint="the file may have changed on the platform; run the command again",
+        )
+    return want.size if want.size is not None else server
+
+
+def _get(
+    http: httpx.Client, url: str, part: Path, want: Wanted, progress: Callable[[int], None]
+) -> str:
     import httpx
 
-    url = want.url
     have = part.stat().st_size if part.exists() else 0
     if want.size is not None and have > want.size:
         part.unlink()
         have = 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
-        started = time.monotonic()
-        with http.stream("GET", url, headers=headers) as response:
-            log.info(
-                "GET %s%s -> %s (%d ms) [download]",
-                short(url),
-                f" ({headers['Range']})" if headers else "",
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
-            if response.status_code == 416 and have:  # the .part is already complete
-                progress(have)
-                return "resumed"
-            if response.status_code >= 400:
-                raise TransportError(
-                    f"download of {want.label} failed: HTTP {response.status_code} for {short(url)}"
+        for _ in range(6):  # the URL, then up to 5 redirects, each checked like it
+            started = time.monotonic()
+            with http.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                log.info(
+                    "GET %s%s -> %s (%d ms) [download]",
+                    short(url),
+                    f" ({headers['Range']})" if headers else "",
+                    response.status_code,
+                    (time.monotonic() - started) * 1000,
                 )
-            resumed = response.status_code == 206 and have > 0
-            written = have if resumed else 0
-            if resumed:
-                progress(have)
-            with part.open("ab" if resumed else "wb") as dst:
-                for chunk in response.iter_bytes(CHUNK):
-                    if want.size is not None and written + len(chunk) > want.size:
-                        raise PlatformError(
-                            f"{want.label}: the server sent more than the {want.size} bytes"
-                            " announced; stopped"
-                        )
-                    dst.write(chunk)
-                    written += len(chunk)
-                    progress(len(chunk))
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    url = check_url(str(response.url.join(response.headers["location"])))
+                    continue
+                return _body(response, url, part, want, have, progress)
     except httpx.HTTPError as exc:
         raise TransportError(
-            f"download of {want.label} interrupted ({type(exc).__name__}) for {short(url)};"
+            f"download interrupted ({type(exc).__name__}) for {short(url)};"
             " run the command again to resume"
         ) from None
+    raise PlatformError(f"too many redirects downloading {want.label} ({short(url)})")
+
+
+def _body(
+    response: httpx.Response,
+    url: str,
+    part: Path,
+    want: Wanted,
+    have: int,
+    progress: Callable[[int], None],
+) -> str:
+    if response.status_code == 416 and have:  # the .part is already complete
+        progress(have)
+        return "resumed"
+    if response.status_code >= 400:
+        raise TransportError(f"download failed: HTTP {response.status_code} for {short(url)}")
+    resumed = response.status_code == 206 and have > 0
+    limit = _announced(want, response, have if resumed else 0)
+    written = have if resumed else 0
+    if resumed:
+        progress(have)
+    with part.open("ab" if resumed else "wb") as dst:
+        for chunk in response.iter_bytes(CHUNK):
+            if limit is not None and written + len(chunk) > limit:
+                dst.close()
+                part.unlink(missing_ok=True)  # its content cannot be trusted
+                raise PlatformError(
+                    f"{want.label}: the server sent more than the {limit} bytes"
+                    " announced; stopped there and removed the partial file",
+                    hint="the platform's file does not match its listing",
+                )
+            dst.write(chunk)
+            written += len(chunk)
+            progress(len(chunk))
     return "resumed" if resumed else "downloaded"
