@@ -116,6 +116,7 @@ LAUNCH = (
     "import os, sys\n"
     "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)\n"
     "_, status, usage = os.wait4(pid, 0)\n"
+    "sys.stderr.write(f'\\nCPU-S {usage.ru_utime + usage.ru_stime}\\n')\n"
     "sys.stderr.write(f'\\nPEAK-RSS-KIB {usage.ru_maxrss}\\n')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
@@ -132,7 +133,12 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     if done.returncode != 0:
         raise RuntimeError(f"{command[:5]} failed ({done.returncode}): {err[-400:]}")
     peak = int(err.rsplit("PEAK-RSS-KIB ", 1)[1].split()[0]) * 1024
+    CPU[0] = float(err.rsplit("CPU-S ", 1)[1].split()[0])
     return seconds, peak, done.stdout.decode()
+
+
+#: The CPU seconds (user + system) of the last process timed.
+CPU = [0.0]
 
 
 def delete_prefix(admin: Any, bucket: str, prefix: str) -> None:
@@ -266,6 +272,7 @@ def _compare(
     delete_prefix(admin, bucket, prefix)
     times: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
     peaks: dict[str, list[int]] = {"runhub": [], "TransferManager": []}
+    cpu: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
     for r in range(rounds):
         for tool in ("runhub", "TransferManager"):
             dest = f"{name}-{tool}-{r}"
@@ -285,6 +292,7 @@ def _compare(
             seconds, peak, _ = timed(cmd, env)
             times[tool].append(seconds)
             peaks[tool].append(peak)
+            cpu[tool].append(CPU[0])
             delete_prefix(admin, bucket, prefix)
     medians = {tool: statistics.median(t) for tool, t in times.items()}
     return {
@@ -295,6 +303,7 @@ def _compare(
         "mb_per_s": {tool: size / 1e6 / s for tool, s in medians.items()},
         "ratio": medians["TransferManager"] / medians["runhub"],
         "peak_rss": {tool: max(p) for tool, p in peaks.items()},
+        "cpu_seconds": {tool: statistics.median(c) for tool, c in cpu.items()},
         "runhub_first_upload_seconds_with_hashing": first,
         "runhub_first_upload_peak_rss": first_peak,
     }
