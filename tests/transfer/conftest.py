@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("moto", reason="moto[server] (a test dependency) is not installed")
 
 from moto.server import ThreadedMotoServer
+from runhub_ica.auth import TOKENS
 from runhub_ica.backend import IcaBackend
 from runhub_ica.emulator import IcaEmulator, seed
 from runhub_ica.emulator.uploads import S3Bucket
@@ -58,6 +59,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.chdir(tmp_path)
+    TOKENS.clear()  # a JWT of another test's emulator is not this one's
 
 
 @pytest.fixture(scope="session")

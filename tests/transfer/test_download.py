@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,10 @@ def test_bytes_that_do_not_match_are_refused_and_removed(
 def test_a_body_longer_than_announced_is_cut_off(tmp_path: Path) -> None:
     import httpx
 
-    body = b"y" * 5000
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    def chunks() -> Iterator[bytes]:
+        yield from (b"y" * 1000 for _ in range(5))  # streamed: no Content-Length to check
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=chunks()))
     with httpx.Client(transport=transport) as http, pytest.raises(PlatformError, match="more than"):
         fetch(Wanted("https://store.example/x", tmp_path / "x", "x", size=100), http=http)
     assert not (tmp_path / "x").exists()

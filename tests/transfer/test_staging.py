@@ -15,7 +15,7 @@ from runhub.aio import AsyncClient
 from runhub.client import Client
 from runhub.errors import AuthError, PlatformError, SpecError
 from runhub.spec import RunSpec
-from runhub.testing.emulator import mock_transport
+from runhub.testing.emulator import Clock, mock_transport
 
 from .conftest import FAST, ica_settings, plugins, spec_data
 
@@ -201,3 +201,22 @@ def test_a_folder_where_the_file_should_go_is_a_clash(
     app.world.add_data(seed.PROJECT_ID, "/dest/r.fq/", None)
     with pytest.raises(SpecError, match="is a folder"):
         client.upload(["r.fq"], "ica:/dest/r.fq")
+
+
+def test_staging_under_the_documented_variance(write: Write) -> None:
+    # details.path as the parent's path (the spec's wording), pages capped, ...
+    app = IcaEmulator(Clock(speed=200.0), variance=True)
+    app.uploads.settle = 2.0
+    write("v/x.fq", 3000)
+    with Client(
+        settings={"ica": ica_settings("http://127.0.0.1:9")},
+        transport=mock_transport(app),
+        policy=FAST,
+        plugins=plugins(),
+    ) as c:
+        c.launch(RunSpec.from_data(spec_data("./v/x.fq")))
+        c.launch(RunSpec.from_data(spec_data("./v/x.fq", name="s2")))  # found by checksum
+        assert c.engine().tally.sent_in("uploading") == 3000
+        assert [d.action for d in c.upload(["v/x.fq"], "ica:/incoming/")] == ["uploaded"]
+        assert [d.action for d in c.upload(["v/x.fq"], "ica:/incoming/")] == ["present"]
+    assert len(app.created) == 2
