@@ -140,6 +140,23 @@ class AmbiguousLaunch(TransportError):
         self.url = url
 
 
+class LedgerError(RunhubError):
+    """The ledger cannot be read or written (disk full, unreadable, locked, too new).
+
+    Nothing is launched without its record, so a launch command stops at once: a
+    run whose answer could not be recorded is adopted when the same command runs
+    again. The message names the ledger and what to do.
+    """
+
+    exit_code = 2
+
+
+class LedgerLost(LedgerError):
+    """The ledger has lost launches it once recorded (replaced, truncated, restored
+    from an older copy), or the platform holds runs of a batch that it does not
+    know: launching now could start those runs a second time."""
+
+
 class WaitTimeout(RunhubError):
     """``wait`` reached its deadline; the run was left alone (not cancelled)."""
 
@@ -154,6 +171,8 @@ __all__ = [
     "AmbiguousLaunch",
     "AuthError",
     "ConfigError",
+    "LedgerError",
+    "LedgerLost",
     "NotFound",
     "PlatformError",
     "RateLimited",

@@ -13,7 +13,7 @@ import pytest
 
 from runhub.backend import RunRef
 from runhub.client import AsyncClient, Client
-from runhub.errors import AmbiguousLaunch
+from runhub.errors import AmbiguousLaunch, LedgerError
 from runhub.ledger import MIGRATIONS, Intent, Ledger
 from runhub.plugins import Registry
 from runhub.spec import RunSpec
@@ -86,7 +86,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     Ledger(path).close()
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this runhub"):
+    with pytest.raises(LedgerError, match="newer than this runhub"):
         Ledger(path)
 
 
@@ -182,7 +182,7 @@ def test_a_v1_ledger_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> Non
         )
         db.execute("PRAGMA user_version = 1")
     ledger = Ledger(path)
-    assert ledger.schema_version == len(MIGRATIONS) == 3
+    assert ledger.schema_version == len(MIGRATIONS) == 4
     old = ledger.get("k1")
     assert old is not None
     assert old.ref == "toy:r1"

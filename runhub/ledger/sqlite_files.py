@@ -1,0 +1,119 @@
+"""The SQLite ledger's file-level safety: errors named for users, and the mark.
+
+Errors: every ``sqlite3.Error`` becomes one :class:`~runhub.errors.LedgerError`
+line naming the file and what to do (disk full, unreadable, read-only, locked).
+
+The mark (``ledger.sqlite.seen``, beside the ledger) holds the ledger's identity
+and how many launches it has ever recorded. It is written after each commit that
+adds launches, so it never claims more than the file holds; a ledger that holds
+less than its mark says (truncated, replaced, restored from an older copy, cut
+from its ``-wal`` file) has lost launches, and launching from it is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from runhub.errors import LedgerError, LedgerLost
+
+MARK_SUFFIX = ".seen"
+_MARK_HEADER = "runhub-ledger-mark 1"
+
+
+def ledger_error(path: Path, error: sqlite3.Error, doing: str) -> LedgerError:
+    """``error`` from SQLite as one line for users."""
+    text = str(error) or type(error).__name__
+    name = getattr(error, "sqlite_errorname", "")
+    where = f"ledger {path}"
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in text:
+        return LedgerError(
+            f"{where}: cannot {doing} ({text}); free disk space and run the same command "
+            "again: it picks up every run already launched"
+        )
+    if "locked" in text or name.startswith("SQLITE_BUSY"):
+        return LedgerError(
+            f"{where}: locked by another process for too long ({text}); try again when it ends"
+        )
+    if "readonly" in text or name.startswith("SQLITE_READONLY"):
+        return LedgerError(
+            f"{where}: read-only ({text}); make it writable, or set RUNHUB_HOME to a "
+            "writable folder"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
+        return LedgerError(
+            f"{where}: not a readable ledger ({text}); restore a backup, or move it aside "
+            "(runhub then starts a new, empty one)"
+        )
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return LedgerError(f"{where}: cannot open ({text}); check RUNHUB_HOME")
+    if "no such table" in text or "no such column" in text:
+        return LedgerError(
+            f"{where}: not a runhub ledger ({text}); move it aside or restore a backup"
+        )
+    return LedgerError(f"{where}: cannot {doing}: {text}")
+
+
+@contextlib.contextmanager
+def guarded(path: Path, doing: str) -> Iterator[None]:
+    """Turn SQLite's errors inside the block into :class:`LedgerError`."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise ledger_error(path, error, doing) from error
+    except OSError as error:  # the folder itself (RUNHUB_HOME) cannot be used
+        raise LedgerError(f"ledger {path}: cannot {doing}: {error}") from error
+
+
+def mark_path(path: Path) -> Path:
+    """Where the mark of the ledger at ``path`` lives."""
+    return path.with_name(path.name + MARK_SUFFIX)
+
+
+def read_mark(path: Path) -> tuple[str, int] | None:
+    """(ledger id, launches recorded) from the mark, or None if there is none."""
+    try:
+        lines = mark_path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(lines) < 2 or lines[0] != _MARK_HEADER:
+        return None
+    ident, _, count = lines[1].partition(" ")
+    return (ident, int(count)) if count.isdigit() else None
+
+
+def write_mark(path: Path, ident: str, written: int) -> None:
+    """Raise the mark to ``written`` launches (never lower it; best effort)."""
+    current = read_mark(path)
+    if current is not None and current[0] == ident and current[1] >= written:
+        return
+    target = mark_path(path)
+    temp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
+        temp.write_text(f"{_MARK_HEADER}\n{ident} {written}\n")
+        os.replace(temp, target)
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
+
+
+def check_mark(path: Path, ident: str, written: int) -> None:
+    """LedgerLost if the ledger holds less than its mark says it once did."""
+    mark = read_mark(path)
+    if mark is None:
+        return
+    seen_id, seen = mark
+    if seen_id == ident and seen <= written:
+        return
+    if seen_id != ident:
+        now = f"a different ledger ({written} launches) where one with {seen} was"
+    else:
+        now = f"{written} launches where it had recorded {seen}"
+    raise LedgerLost(
+        f"ledger {path} has lost launches: it is {now} (replaced, truncated, cut from its "
+        "-wal file or restored from an older copy); launching now could start runs a second "
+        f"time. Restore the newest copy of it, or, to carry on with it as it is, delete "
+        f"{mark_path(path)}"
+    )
