@@ -25,10 +25,12 @@ from runhub.clientbase import (
     new_batch_id,
     new_key,
 )
-from runhub.errors import RunhubError, WaitTimeout
+from runhub.errors import LedgerLost, RunhubError, WaitTimeout
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
+from runhub.rounds import Row, launch_rows
+from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
@@ -39,10 +41,6 @@ if TYPE_CHECKING:
     import httpx
 
     from runhub.transport import AsyncDriver
-
-
-#: Launches in flight at first in ``launch_many`` (then one more per launch ended).
-SLOW_START = 16
 
 
 class _AsyncPlain:
@@ -58,7 +56,11 @@ class _AsyncPlain:
 
 class AsyncClient(_ClientBase, AsyncDataMethods):
     """The asyncio runhub client, for many runs at once (data methods:
-    :class:`~runhub.transfer.api.AsyncDataMethods`)."""
+    :class:`~runhub.transfer.api.AsyncDataMethods`).
+
+    Every launch is recorded in ``ledger`` before it is sent: by default the
+    user's ledger (``RUNHUB_HOME/ledger.sqlite``), ``ledger=False`` for none.
+    """
 
     def __init__(
         self,
@@ -68,7 +70,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
-        ledger: Ledger | None = None,
+        ledger: Ledger | Literal[False] | None = None,
         max_connections: int = 64,
     ) -> None:
         super().__init__(
@@ -122,9 +124,10 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         return await driver.run(make())
 
     async def aclose(self) -> None:
-        """Close the connection pool and release backends."""
+        """Close the connection pool, release backends and the default ledger."""
         self._close_backends()
         self._close_engine()
+        self._close_ledger()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -148,8 +151,9 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
     ) -> RunStatus:
         """Launch one run. ``key`` makes the launch idempotent (reuse it on retry).
 
-        With a ledger, the launch is recorded first and (``batch``, ``row_key``)
-        identifies it: launching the same row again re-attaches to its run.
+        With a ledger, the launch is recorded first and (``batch``, ``row_key``),
+        or ``key``, identifies it: launching the same row again re-attaches to
+        its run, and a row another process is launching is waited for.
         """
         chosen, run_spec = self._prepare(spec, backend)
         (run_spec,) = await self._staged(chosen, [run_spec])  # nothing launches on partial data
@@ -157,12 +161,16 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         if ledger is None:
             launch_key = key or new_key()
             return await self._run(chosen, lambda: chosen.launch(run_spec, launch_key, batch=batch))
-        (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
-        return await self._settled(chosen, lambda: tracked_launch(chosen, run_spec, record, ledger))
+        (record,) = self._intents([(chosen, run_spec)], batch, [row_key], key)
+        lease = self.lease
+        return await self._settled(
+            chosen, lambda: tracked_launch(chosen, run_spec, record, ledger, lease=lease)
+        )
 
     async def _settled(self, backend: Backend, make: Callable[[], Operation[T]]) -> T:
         """``_run``, waiting out :class:`~runhub.tracking.Settling` (an interrupted
-        launch the platform may still be creating) and trying again."""
+        launch the platform may still be creating, or a row another process
+        holds) and trying again."""
         while True:
             try:
                 return await self._run(backend, make)
@@ -179,6 +187,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         batch: str | None = ...,
         row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[False] = ...,
+        adopt: bool = ...,
     ) -> list[RunStatus]: ...
 
     @overload
@@ -191,6 +200,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         batch: str | None = ...,
         row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[True],
+        adopt: bool = ...,
     ) -> list[RunStatus | RunhubError]: ...
 
     async def launch_many(
@@ -202,73 +212,92 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         batch: str | None = None,
         row_keys: Sequence[str] | None = None,
         return_exceptions: bool = False,
+        adopt: bool = False,
     ) -> list[RunStatus] | list[RunStatus | RunhubError]:
         """Launch many runs with at most ``concurrency`` in flight.
 
         Every spec is validated before anything is launched. All runs share one
         ``batch`` id (so they can be watched cheaply). With a ledger, ``row_keys``
         name the rows: calling again with the same batch and rows launches only
-        the rows not launched yet and re-attaches to the others. With
-        ``return_exceptions``, failures are returned in place; otherwise the first
-        failure is raised after every launch has finished (none is abandoned).
+        the rows not launched yet and re-attaches to the others, and several
+        processes calling at once share the rows (each row is sent by one). A
+        platform holding runs of the batch that the ledger does not know raises
+        :class:`~runhub.errors.LedgerLost` before anything is sent; ``adopt``
+        takes those runs for their rows instead. With ``return_exceptions``,
+        failures are returned in place; otherwise the first failure is raised
+        after every launch has finished (none is abandoned). A
+        :class:`~runhub.errors.LedgerError` stops every launch at once.
         """
         prepared = [self._prepare(spec, backend) for spec in specs]
-        if row_keys is not None and len(row_keys) != len(prepared):
-            raise ValueError("row_keys must match specs one to one")
+        if row_keys is not None:
+            if len(row_keys) != len(prepared):
+                raise ValueError("row_keys must match specs one to one")
+            if len(set(row_keys)) != len(row_keys):
+                raise ValueError("row_keys must be distinct")
         prepared = await self._staged_many(prepared)  # every upload done before any launch
         batch_id = batch or new_batch_id()
         rows = list(row_keys) if row_keys is not None else [str(i) for i in range(len(prepared))]
-        # Slow start: a few launches at first, one more for each that ends (doubling
-        # every round trip), so a rate-limited platform is not hit by a full burst
-        # of 429s before its limit is known.
-        limit = max(1, concurrency)
-        opened = min(limit, SLOW_START)
-        gate = asyncio.Semaphore(opened)
-        records: list[Launch | None] = [None] * len(prepared)
-        if self.ledger is not None:
-            records[:] = self._intents(prepared, batch_id, rows)
-
-        async def one(index: int) -> RunStatus:
-            chosen, run_spec = prepared[index]
-            record = records[index]
-            ledger = self.ledger
-
-            def make() -> Operation[RunStatus]:
-                if record is None or ledger is None:
-                    return chosen.launch(run_spec, new_key(), batch=batch_id)
-                return tracked_launch(chosen, run_spec, record, ledger)
-
-            nonlocal opened
-            async with gate:
-                try:
-                    return await self._settled(chosen, make)
-                finally:
-                    if opened < limit:
-                        opened += 1
-                        gate.release()
-
-        # Rows an interrupted earlier try may have launched are looked up one at a
-        # time first, so two lookups can never adopt the same platform run.
-        first = [i for i, r in enumerate(records) if r is not None and needs_recovery(r)]
-        results: list[RunStatus | BaseException | None] = [None] * len(prepared)
-        for index in first:
-            try:
-                results[index] = await one(index)
-            except RunhubError as error:
-                results[index] = error
-        rest = [i for i in range(len(prepared)) if i not in set(first)]
-        gathered = await asyncio.gather(*(one(i) for i in rest), return_exceptions=True)
-        for index, outcome in zip(rest, gathered, strict=True):
-            results[index] = outcome
-        for item in results:
-            if isinstance(item, BaseException) and not isinstance(item, RunhubError):
-                raise item
+        ledger = self.ledger
+        if ledger is None:
+            plain = [
+                Row(chosen, partial(chosen.launch, run_spec, new_key(), batch=batch_id))
+                for chosen, run_spec in prepared
+            ]
+            results = await launch_rows(self._run, plain, concurrency)
+        else:
+            records = self._intents(prepared, batch_id, rows)
+            records = await self._check_batch(ledger, prepared, records, batch_id, adopt=adopt)
+            lease = self.lease
+            tracked = [
+                Row(
+                    chosen,
+                    partial(tracked_launch, chosen, run_spec, record, ledger, lease=lease),
+                    look_up_first=needs_recovery(record),
+                )
+                for (chosen, run_spec), record in zip(prepared, records, strict=True)
+            ]
+            results = await launch_rows(self._run, tracked, concurrency)
         if return_exceptions:
-            return [r for r in results if isinstance(r, RunStatus | RunhubError)]
+            return results
         for item in results:
             if isinstance(item, RunhubError):
                 raise item
         return [r for r in results if isinstance(r, RunStatus)]
+
+    async def _check_batch(
+        self,
+        ledger: Ledger,
+        prepared: Sequence[tuple[Backend, RunSpec]],
+        records: list[Launch],
+        batch: str,
+        *,
+        adopt: bool,
+    ) -> list[Launch]:
+        """Before sending rows never sent: ask each platform that can tell which
+        launch keys it holds for ``batch``; any the ledger never sent means it lost
+        them (or another ledger launched them): LedgerLost, or with ``adopt`` mark
+        their rows so each launch looks its run up first."""
+        fresh: dict[str, list[RunSpec]] = {}
+        for (chosen, run_spec), record in zip(prepared, records, strict=True):
+            if record.ref is None and record.attempted_at is None:
+                fresh.setdefault(chosen.name, []).append(run_spec)
+        adopted: list[str] = []
+        for name, specs in fresh.items():
+            chosen = self.backend(name)
+            held = await self._run(chosen, partial(chosen.batch_keys, batch, specs))
+            if not held:
+                continue
+            unknown = set(held) - ledger.known_keys(batch)  # read after the platform
+            if adopt:
+                mine = {r.key for r in records if r.backend == name} & unknown
+                adopted += sorted(mine)
+                unknown -= mine
+            if unknown:
+                raise LedgerLost(_lost_message(ledger, name, batch, len(unknown), adopt))
+        if not adopted:
+            return records
+        ledger.adopt(adopted)
+        return [ledger.get(r.key) or r for r in records]
 
     async def status(self, ref: RefLike) -> RunStatus:
         """The current status of one run."""
@@ -354,3 +383,20 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         run = as_ref(ref)
         backend = self.backend(run.backend)
         return await self._run(backend, lambda: backend.download_urls(run, outputs))
+
+
+def _lost_message(ledger: Ledger, backend: str, batch: str, count: int, adopt: bool) -> str:
+    runs = f"{count} run{'s' if count != 1 else ''}"
+    if adopt:
+        return (
+            f"batch {batch}: {backend} holds {runs} of this batch whose launch keys no row of "
+            "it has (launched from another samplesheet, or by an older runhub); nothing was "
+            "launched. Restore the ledger that launched them"
+        )
+    return (
+        f"batch {batch}: {backend} holds {runs} of this batch that ledger {ledger.location} "
+        "does not know (it was lost, replaced or restored from an older copy, or the batch "
+        "was launched with another ledger); launching now could start them a second time, "
+        "so nothing was launched. Restore the ledger, or re-run with --adopt "
+        "(launch_many(adopt=True)) to take those runs for their rows"
+    )

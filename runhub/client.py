@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from runhub.aio import AsyncClient
 from runhub.backend import Backend, Output
@@ -60,6 +60,8 @@ class Client(_ClientBase, DataMethods):
     """The synchronous runhub client.
 
     ``transport`` replaces the network (e.g. an emulator's in-process transport).
+    Every launch is recorded in ``ledger`` before it is sent: by default the
+    user's ledger (``RUNHUB_HOME/ledger.sqlite``), ``ledger=False`` for none.
     Use as a context manager, or call :meth:`close`. Local mounts of a spec are
     uploaded before its launch on backends that stage them (``runhub.transfer``);
     :class:`~runhub.transfer.api.DataMethods` adds uploads, downloads and captures.
@@ -73,7 +75,7 @@ class Client(_ClientBase, DataMethods):
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
-        ledger: Ledger | None = None,
+        ledger: Ledger | Literal[False] | None = None,
     ) -> None:
         super().__init__(
             profile=profile, settings=settings, policy=policy, plugins=plugins, ledger=ledger
@@ -111,9 +113,10 @@ class Client(_ClientBase, DataMethods):
         return driver
 
     def close(self) -> None:
-        """Close the connection pool and release backends."""
+        """Close the connection pool, release backends and the default ledger."""
         self._close_backends()
         self._close_engine()
+        self._close_ledger()
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -141,19 +144,22 @@ class Client(_ClientBase, DataMethods):
     ) -> RunStatus:
         """Launch one run. ``key`` makes the launch idempotent (reuse it on retry).
 
-        With a ledger, the launch is recorded first and (``batch``, ``row_key``)
-        identifies it: launching the same row again re-attaches to its run.
+        With a ledger, the launch is recorded first and (``batch``, ``row_key``),
+        or ``key``, identifies it: launching the same row again re-attaches to
+        its run, and a row another process is launching is waited for.
         """
         chosen, run_spec = self._prepare(spec, backend)
         (run_spec,) = self._staged(chosen, [run_spec])  # nothing launches on partial data
         driver = self.driver(chosen)
-        if self.ledger is None:
+        ledger = self.ledger
+        if ledger is None:
             return driver.run(chosen.launch(run_spec, key or new_key(), batch=batch))
-        (record,) = self._intents([(chosen, run_spec)], batch, [row_key])
+        (record,) = self._intents([(chosen, run_spec)], batch, [row_key], key)
+        lease = self.lease
         while True:
             try:
-                return driver.run(tracked_launch(chosen, run_spec, record, self.ledger))
-            except Settling as settling:  # an interrupted launch may still appear
+                return driver.run(tracked_launch(chosen, run_spec, record, ledger, lease=lease))
+            except Settling as settling:  # a run that may still appear, or a row held elsewhere
                 time.sleep(settling.wait)
 
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:

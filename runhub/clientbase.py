@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from runhub.backend import Backend, Operation, RunRef
 from runhub.config import load_profile, load_settings, profile_name
@@ -79,11 +79,12 @@ class _ClientBase:
         settings: Mapping[str, Mapping[str, Any]] | None = None,
         policy: RetryPolicy | None = None,
         plugins: Registry | None = None,
-        ledger: Ledger | None = None,
+        ledger: Ledger | Literal[False] | None = None,
     ) -> None:
         self.profile = profile_name(profile)
-        #: Where launches are recorded before they are sent (None: not recorded).
-        self.ledger = ledger
+        # None: the default ledger, opened on first need (and closed with the client).
+        self._ledger: Ledger | Literal[False] | None = ledger
+        self._owns_ledger = False
         #: Limits and retries: given, or the defaults with RUNHUB_* variables applied.
         self.policy = policy or RetryPolicy.from_env()
         self._flags = {name: dict(values) for name, values in (settings or {}).items()}
@@ -94,6 +95,47 @@ class _ClientBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} profile={self.profile!r} backends={sorted(self._backends)}>"
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """Where launches are recorded before they are sent: the ledger given, else
+        the default one (``RUNHUB_HOME/ledger.sqlite``); None with ``ledger=False``."""
+        if self._ledger is None:
+            from runhub.ledger import Ledger
+
+            self._ledger = Ledger()
+            self._owns_ledger = True
+        return self._ledger or None
+
+    @ledger.setter
+    def ledger(self, value: Ledger | Literal[False] | None) -> None:
+        # Assigning None (or False) turns recording off; assign a Ledger to record.
+        self._close_ledger()
+        self._ledger = value or False
+
+    def _close_ledger(self) -> None:
+        """Close the default ledger if this client opened it."""
+        if self._owns_ledger and self._ledger:
+            self._ledger.close()
+            self._ledger, self._owns_ledger = None, False
+
+    def _recording(self) -> Ledger | None:
+        """The ledger to update with statuses: one given or already open, or the
+        default one if it exists (a status check alone never creates a ledger)."""
+        if self._ledger is None:
+            from runhub.ledger import default_location
+
+            if not default_location().exists():
+                return None
+        return self.ledger
+
+    @property
+    def lease(self) -> float:
+        """How long a claim on a ledger row lasts without a request: one request
+        with every retry this client's policy allows, and a margin."""
+        from runhub.ledger.claims import lease_for
+
+        return lease_for(self.policy)
 
     @property
     def plugins(self) -> Registry:
@@ -144,26 +186,29 @@ class _ClientBase:
         launches: Sequence[tuple[Backend, RunSpec]],
         batch: str | None,
         rows: Sequence[str | None],
+        key: str | None = None,
     ) -> list[Launch]:
         """Ledger rows for launches about to happen (one transaction for them all)."""
         from runhub.ledger import Intent
 
-        assert self.ledger is not None
-        records = self.ledger.intents(
+        ledger = self.ledger
+        assert ledger is not None
+        records = ledger.intents(
             [
-                Intent(backend.name, spec.digest(), batch, row, spec.name)
+                Intent(backend.name, spec.digest(), batch, row, spec.name, key)
                 for (backend, spec), row in zip(launches, rows, strict=True)
             ]
         )
         # The spec each launch is made with, for `runhub show` and `runhub relaunch`.
-        self.ledger.keep_specs(
+        ledger.keep_specs(
             [(r.key, spec.to_data(), None) for r, (_, spec) in zip(records, launches, strict=True)]
         )
         return records
 
     def _observe(self, statuses: Sequence[RunStatus]) -> None:
-        if self.ledger is not None:
-            self.ledger.observe(statuses)
+        ledger = self._recording()
+        if ledger is not None:
+            ledger.observe(statuses)
 
     def _check_capability(self, backend: Backend, capability: str, action: str) -> None:
         if not getattr(backend.capabilities, capability):

@@ -1,32 +1,43 @@
-"""Launches recorded in the ledger: exactly once across retries and crashes.
+"""Launches recorded in the ledger: exactly once across retries, crashes and processes.
 
 :func:`tracked_launch` wraps a backend's launch in ledger writes. It is itself an
 exchange, so one implementation serves the sync and async drivers alike:
 
-1. a row already launched is re-attached (its current status is returned);
+1. the row is *claimed* (:meth:`Ledger.claim`): a row another live launch holds
+   is never sent here (:class:`Claimed`: wait, then call again), and a row that has
+   its run is re-attached (its current status is returned);
 2. a row attempted before without a recorded answer is looked up on the platform
    (``Backend.recover``): the earlier run is adopted if it exists;
-3. otherwise the attempt is recorded, the launch is sent with the row's stable
-   key, and the answer is recorded.
+3. otherwise the launch is sent with the row's stable key. Each request that may
+   create or change the run is recorded first (:meth:`Ledger.sent`), and only
+   while the claim is still this launch's; then the answer is recorded.
 
-A platform may still be creating the run of a request sent just before the crash:
+A platform may still be creating the run of a request sent just before a crash:
 ``recover`` missing it then proves nothing. Within the backend's
-``capabilities.launch_settle`` seconds of the earlier attempt, :class:`Settling` is
-raised instead of launching, and the caller waits and calls again.
+``capabilities.launch_settle`` seconds of the latest such request,
+:class:`Settling` is raised instead of launching, and the caller waits and calls
+again. A launch that fails before sending anything that could create a run (a
+settings error, a failed lookup) leaves no row behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from runhub.backend import Backend, Exchange, Operation, as_exchange
-from runhub.errors import AmbiguousLaunch, RunhubError
+from runhub.backend import Backend, Exchange, Operation, as_exchange, is_read_only
+from runhub.errors import AmbiguousLaunch, LedgerError, RunhubError
+from runhub.gather import Together
+from runhub.ledger.claims import CLAIM_POLL, DEFAULT_LEASE, new_owner
 
 if TYPE_CHECKING:
     from runhub.ledger import Launch, Ledger
     from runhub.spec import RunSpec
     from runhub.state import RunStatus
+
+T = TypeVar("T")
 
 
 class Settling(Exception):
@@ -38,43 +49,159 @@ class Settling(Exception):
         self.wait = wait
 
 
+class Claimed(Settling):
+    """Another live launch holds the row: call again after ``wait`` seconds, and
+    the row will be re-attached (it has its run) or taken over (its holder died)."""
+
+    def __init__(self, wait: float, *, until: float | None = None) -> None:
+        super().__init__(wait)
+        self.until = until
+
+
 def needs_recovery(record: Launch) -> bool:
     """True if an earlier try may have created a run that was never recorded."""
     return record.ref is None and record.attempted_at is not None
 
 
 def tracked_launch(
-    backend: Backend, spec: RunSpec, record: Launch, ledger: Ledger
+    backend: Backend,
+    spec: RunSpec,
+    record: Launch,
+    ledger: Ledger,
+    *,
+    lease: float = DEFAULT_LEASE,
 ) -> Operation[RunStatus]:
-    """Launch ``spec`` for ledger row ``record`` at most once; returns its status."""
-    return _tracked(backend, spec, record, ledger)
+    """Launch ``spec`` for ledger row ``record`` at most once; returns its status.
+
+    ``lease`` is how long the claim on the row lasts without a request sent
+    (see :func:`runhub.ledger.claims.lease_for`).
+    """
+    return _tracked(backend, spec, record, ledger, lease)
 
 
 def _tracked(
-    backend: Backend, spec: RunSpec, record: Launch, ledger: Ledger
+    backend: Backend, spec: RunSpec, record: Launch, ledger: Ledger, lease: float
 ) -> Exchange[RunStatus]:
-    ref = record.run_ref()
-    if ref is not None:
+    holding = _Holding(ledger, record.key, new_owner(), lease)
+    claim = ledger.claim(record, holding.owner, lease)
+    if claim.launched:
+        ref = claim.record.run_ref()
+        assert ref is not None
         return (yield from as_exchange(backend.status(ref)))
-    if record.attempted_at is not None:
-        found = yield from as_exchange(
-            backend.recover(
-                spec, record.key, since=record.attempted_at, claimed=ledger.claimed(backend.name)
-            )
-        )
-        if found is not None:
-            ledger.launched(record.key, found)
-            return found
-        wait = record.attempted_at + backend.capabilities.launch_settle - time.time()
-        if wait > 0:
-            raise Settling(wait)
-    ledger.attempt(record.key)
+    if not claim.mine:
+        until = claim.until or time.time()
+        raise Claimed(min(CLAIM_POLL, max(0.01, until - time.time())), until=until)
+    record = claim.record
     try:
-        status = yield from as_exchange(backend.launch(spec, record.key, batch=record.batch))
-    except AmbiguousLaunch:
-        raise  # outcome unknown: the attempt mark makes the next try look it up first
-    except RunhubError as error:
-        ledger.failed(record.key, str(error))
-        raise
-    ledger.launched(record.key, status)
-    return status
+        if record.attempted_at is not None:
+            owned = ledger.claimed(backend.name)
+            found = yield from holding.forward(
+                backend.recover(spec, record.key, since=record.attempted_at, claimed=owned)
+            )
+            if found is not None:
+                holding.ended = True
+                ledger.launched(record.key, found)
+                return found
+            latest = max(record.attempted_at, record.sent_at or 0.0)
+            wait = latest + backend.capabilities.launch_settle - time.time()
+            if wait > 0:
+                raise Settling(wait)
+        if not backend.capabilities.http:
+            holding.send()  # a backend without HTTP acts as soon as it is called
+        try:
+            status = yield from holding.forward(
+                backend.launch(spec, record.key, batch=record.batch)
+            )
+        except AmbiguousLaunch:
+            raise  # outcome unknown: the attempt mark makes the next try look it up first
+        except LedgerError:
+            raise
+        except RunhubError as error:
+            holding.ended = True
+            if holding.sent_any or record.attempted_at is not None:
+                ledger.failed(record.key, str(error))
+            else:
+                ledger.discard(record.key)  # nothing reached the platform: no row
+            raise
+        holding.ended = True
+        ledger.launched(record.key, status)
+        return status
+    finally:
+        holding.release()
+
+
+class _Holding:
+    """One launch's claim on its row: renewed, and checked, at every request."""
+
+    def __init__(self, ledger: Ledger, key: str, owner: str, lease: float) -> None:
+        self.ledger = ledger
+        self.key = key
+        self.owner = owner
+        self.lease = lease
+        self.sent_any = False
+        #: The claim ended with the row's answer (recording it releases the claim).
+        self.ended = False
+        self._renewed = time.monotonic()
+
+    def send(self) -> None:
+        """Record a request that may create the run, or raise if the row is lost."""
+        if not self.ledger.sent(self.key, self.owner, self.lease):
+            raise Claimed(CLAIM_POLL)
+        self.sent_any = True
+        self._renewed = time.monotonic()
+
+    def keep(self) -> None:
+        """Renew the lease when a quarter of it has gone (reads only)."""
+        if time.monotonic() - self._renewed < self.lease / 4:
+            return
+        if not self.ledger.renew(self.key, self.owner, self.lease):
+            raise Claimed(CLAIM_POLL)
+        self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        """End the claim, unless recording the answer did."""
+        if self.ended:
+            return
+        with contextlib.suppress(LedgerError):
+            self.ledger.release(self.key, self.owner)
+
+    def forward(self, op: Operation[T]) -> Exchange[T]:
+        """Drive ``op``, passing its requests on; each one that is not read-only
+        is recorded under the claim before it goes."""
+        if not isinstance(op, Generator):
+            return op
+        inner = cast(Generator[Any, Any, T], op)
+        try:
+            item = next(inner)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        while True:
+            try:
+                if _changes_something(item):
+                    self.send()
+                else:
+                    self.keep()
+            except BaseException:
+                inner.close()
+                raise
+            try:
+                answer = yield item
+            except GeneratorExit:
+                inner.close()
+                raise
+            except BaseException as error:  # the driver throws errors in: pass them on
+                try:
+                    item = inner.throw(error)
+                except StopIteration as stop:
+                    return cast(T, stop.value)
+                continue
+            try:
+                item = inner.send(answer)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+
+
+def _changes_something(item: Any) -> bool:
+    if isinstance(item, Together):
+        return any(_changes_something(one) for one in item.requests)
+    return not is_read_only(item)

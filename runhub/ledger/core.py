@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runhub.errors import LedgerError
+from runhub.errors import LedgerError, SpecError
 from runhub.ledger import claims
 from runhub.ledger.claims import Claim
 from runhub.ledger.records import Intent, Launch, SpecRecord
@@ -118,8 +118,23 @@ class Ledger:
         return self.intents([Intent(backend, spec_hash, batch, row_key, name, key)])[0]
 
     def intents(self, wanted: Sequence[Intent]) -> list[Launch]:
-        """:meth:`intent` for many launches, in one transaction (a batch's rows)."""
-        return self.store.intents(wanted, time.time())
+        """:meth:`intent` for many launches, in one transaction (a batch's rows).
+
+        A caller's own ``key`` names one launch: reusing it for a different spec
+        is a SpecError, as ICA refuses a key reused with another body (422).
+        """
+        found = self.store.intents(wanted, time.time())
+        for item, row in zip(wanted, found, strict=True):
+            if item.key is not None and (row.spec_hash, row.backend) != (
+                item.spec_hash,
+                item.backend,
+            ):
+                raise SpecError(
+                    f"launch key {item.key!r} was already used for another launch "
+                    f"({row.ref or 'not launched'}); a key names one launch: use a new key",
+                    field="key",
+                )
+        return found
 
     # -- claims ----------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from runhub.ledger.records import (
     random_key,
     row_family,
 )
-from runhub.ledger.sqlite_files import check_mark, guarded, write_mark
+from runhub.ledger.sqlite_files import Counts, check_mark, guarded, write_mark
 from runhub.ledger.sqlite_schema import MIGRATIONS
 from runhub.ledger.store import Query, Result
 
@@ -151,8 +151,8 @@ class SqliteStore:
         """Insert-or-get one row per intent, in one transaction."""
         found: list[Launch] = []
         with self._write("record the launches") as db:
-            ident, written = self._meta(db)
-            check_mark(self.path, ident, written)
+            counts = _counts(db)
+            check_mark(self.path, counts)
             added = 0
             for item in wanted:
                 row = self._find(db, item)
@@ -161,17 +161,10 @@ class SqliteStore:
                     added += 1
                 found.append(_launch(row))
             if added:
-                db.execute(
-                    "UPDATE meta SET value = ? WHERE name = 'written'", (str(written + added),)
-                )
+                counts = _count(db, "written", added)
         if added:
-            write_mark(self.path, ident, written + added)
+            write_mark(self.path, counts)
         return found
-
-    @staticmethod
-    def _meta(db: sqlite3.Connection) -> tuple[str, int]:
-        values = dict(db.execute("SELECT name, value FROM meta").fetchall())
-        return str(values["ledger_id"]), int(values["written"])
 
     @staticmethod
     def _find(db: sqlite3.Connection, item: Intent) -> sqlite3.Row | None:
@@ -179,6 +172,9 @@ class SqliteStore:
             row: sqlite3.Row | None = db.execute(
                 "SELECT * FROM launches WHERE key = ?", (item.key,)
             ).fetchone()
+            if row is not None and _reusable(row, item):
+                db.execute("DELETE FROM launches WHERE key = ?", (item.key,))
+                return None
             if row is not None:
                 return row
         if item.batch is None or item.row_key is None:
@@ -279,7 +275,11 @@ class SqliteStore:
                 f" WHERE key = :key AND claim_owner = :owner AND {_NOT_LAUNCHED}",
                 {"now": now, "until": until, "key": key, "owner": owner},
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            counts = _count(db, "sent", 1)
+        write_mark(self.path, counts)
+        return True
 
     def renew(self, key: str, owner: str, until: float) -> bool:
         """Extend ``owner``'s lease (see :class:`Store`)."""
@@ -310,6 +310,8 @@ class SqliteStore:
                 " attempted_at = coalesce(attempted_at, ?), updated_at = ? WHERE key = ?",
                 [(now, now, key) for key in keys],
             )
+            counts = _count(db, "sent", len(keys))
+        write_mark(self.path, counts)
 
     def launched(self, key: str, result: Result, now: float) -> None:
         """Record the platform's answer to a launch."""
@@ -475,6 +477,25 @@ class SqliteStore:
             )
             cursor = db.execute(f"DELETE FROM launches WHERE {old}", {"t": older_than})
             return cursor.rowcount
+
+
+def _counts(db: sqlite3.Connection) -> Counts:
+    values = dict(db.execute("SELECT name, value FROM meta").fetchall())
+    return Counts(str(values["ledger_id"]), int(values["written"]), int(values["sent"]))
+
+
+def _count(db: sqlite3.Connection, name: str, more: int) -> Counts:
+    """Add ``more`` to counter ``name``; the counts after."""
+    db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE name = ?", (more, name))
+    return _counts(db)
+
+
+def _reusable(row: sqlite3.Row, item: Intent) -> bool:
+    """A caller's key may name a new launch when its row, for another spec, never
+    created a run: refused by the platform, or never sent (ICA too stores no error)."""
+    other = (row["spec_hash"], row["backend"]) != (item.spec_hash, item.backend)
+    unused = row["ref"] is None and (row["error"] is not None or row["attempted_at"] is None)
+    return other and unused and row["claim_owner"] is None
 
 
 def _launch(row: sqlite3.Row) -> Launch:

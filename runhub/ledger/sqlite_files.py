@@ -4,10 +4,11 @@ Errors: every ``sqlite3.Error`` becomes one :class:`~runhub.errors.LedgerError`
 line naming the file and what to do (disk full, unreadable, read-only, locked).
 
 The mark (``ledger.sqlite.seen``, beside the ledger) holds the ledger's identity
-and how many launches it has ever recorded. It is written after each commit that
-adds launches, so it never claims more than the file holds; a ledger that holds
-less than its mark says (truncated, replaced, restored from an older copy, cut
-from its ``-wal`` file) has lost launches, and launching from it is refused.
+and how many launches and sends it has ever recorded. It is written after each
+commit that adds either, so it never claims more than the file holds; a ledger
+that holds less than its mark says (truncated, replaced, restored from an older
+copy, cut from its ``-wal`` file) has lost launches, and launching from it is
+refused: a row whose send was lost would be sent again.
 """
 
 from __future__ import annotations
@@ -17,11 +18,20 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from runhub.errors import LedgerError, LedgerLost
 
 MARK_SUFFIX = ".seen"
 _MARK_HEADER = "runhub-ledger-mark 1"
+
+
+class Counts(NamedTuple):
+    """A ledger's identity and what it has ever recorded."""
+
+    ident: str
+    written: int
+    sent: int
 
 
 def ledger_error(path: Path, error: sqlite3.Error, doing: str) -> LedgerError:
@@ -73,46 +83,50 @@ def mark_path(path: Path) -> Path:
     return path.with_name(path.name + MARK_SUFFIX)
 
 
-def read_mark(path: Path) -> tuple[str, int] | None:
-    """(ledger id, launches recorded) from the mark, or None if there is none."""
+def read_mark(path: Path) -> Counts | None:
+    """What the mark says the ledger at ``path`` once held, or None."""
     try:
         lines = mark_path(path).read_text().splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    if len(lines) < 2 or lines[0] != _MARK_HEADER:
+    parts = lines[1].split() if len(lines) >= 2 and lines[0] == _MARK_HEADER else []
+    if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
         return None
-    ident, _, count = lines[1].partition(" ")
-    return (ident, int(count)) if count.isdigit() else None
+    return Counts(parts[0], int(parts[1]), int(parts[2]))
 
 
-def write_mark(path: Path, ident: str, written: int) -> None:
-    """Raise the mark to ``written`` launches (never lower it; best effort)."""
-    current = read_mark(path)
-    if current is not None and current[0] == ident and current[1] >= written:
-        return
+def write_mark(path: Path, now: Counts) -> None:
+    """Raise the mark to ``now`` (never lower it; best effort)."""
+    seen = read_mark(path)
+    if seen is not None and seen.ident == now.ident:
+        if seen.written >= now.written and seen.sent >= now.sent:
+            return
+        now = Counts(now.ident, max(now.written, seen.written), max(now.sent, seen.sent))
     target = mark_path(path)
     temp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
-        temp.write_text(f"{_MARK_HEADER}\n{ident} {written}\n")
+        temp.write_text(f"{_MARK_HEADER}\n{now.ident} {now.written} {now.sent}\n")
         os.replace(temp, target)
     with contextlib.suppress(OSError):
         temp.unlink(missing_ok=True)
 
 
-def check_mark(path: Path, ident: str, written: int) -> None:
+def check_mark(path: Path, now: Counts) -> None:
     """LedgerLost if the ledger holds less than its mark says it once did."""
-    mark = read_mark(path)
-    if mark is None:
+    seen = read_mark(path)
+    if seen is None:
         return
-    seen_id, seen = mark
-    if seen_id == ident and seen <= written:
+    if seen.ident == now.ident and seen.written <= now.written and seen.sent <= now.sent:
         return
-    if seen_id != ident:
-        now = f"a different ledger ({written} launches) where one with {seen} was"
+    if seen.ident != now.ident:
+        what = f"a different ledger ({now.written} launches) where one with {seen.written} was"
     else:
-        now = f"{written} launches where it had recorded {seen}"
+        what = (
+            f"missing {seen.written - now.written} of the launches and "
+            f"{seen.sent - now.sent} of the sends it had recorded"
+        )
     raise LedgerLost(
-        f"ledger {path} has lost launches: it is {now} (replaced, truncated, cut from its "
+        f"ledger {path} has lost launches: it is {what} (replaced, truncated, cut from its "
         "-wal file or restored from an older copy); launching now could start runs a second "
         f"time. Restore the newest copy of it, or, to carry on with it as it is, delete "
         f"{mark_path(path)}"

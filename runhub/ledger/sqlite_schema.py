@@ -50,7 +50,7 @@ MIGRATIONS: tuple[str, ...] = (
     # v4: claims (owner + lease) so concurrent launchers never both send a row; the
     # latest send (settling after a takeover); tombstones of pruned batch rows, so
     # a pruned batch never launches a row again; the ledger's identity and how many
-    # rows it ever recorded, so a replaced or truncated ledger is noticed.
+    # rows and sends it ever recorded, so a replaced or truncated ledger is noticed.
     """
     ALTER TABLE launches ADD COLUMN claim_owner TEXT;
     ALTER TABLE launches ADD COLUMN claim_until REAL;
@@ -74,5 +74,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta VALUES ('ledger_id', lower(hex(randomblob(16))));
     INSERT INTO meta VALUES ('written', (SELECT count(*) FROM launches));
+    INSERT INTO meta VALUES ('sent', (SELECT coalesce(sum(attempts), 0) FROM launches));
     """,
 )

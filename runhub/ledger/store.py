@@ -65,7 +65,8 @@ class Store(Protocol):
 
     def intents(self, wanted: Sequence[Intent], now: float) -> list[Launch]:
         """One row per intent, in one transaction. An intent with ``key`` gets the
-        row with that key; a batch row gets the row of its (batch, row key), or
+        row with that key (one for another spec that created no run, refused or
+        never sent, is replaced); a batch row gets the row of its (batch, row key), or
         the pruned row's key and ref back (see :meth:`prune`); otherwise a new
         row, keyed ``key`` or :func:`~runhub.ledger.records.launch_key` for a
         batch row or a random key."""
