@@ -13,6 +13,15 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 
+# Clients record launches in the default ledger (RUNHUB_HOME): a benchmark's runs
+# go to a ledger of their own, never into the user's.
+if "RUNHUB_BENCH_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["RUNHUB_BENCH_HOME"] = os.environ["RUNHUB_HOME"] = tempfile.mkdtemp(
+        prefix="runhub-bench-home-"
+    )
+
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""

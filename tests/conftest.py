@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _own_runhub_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Clients record launches in the default ledger (RUNHUB_HOME): each test gets
+    a home of its own, never the developer's."""
+    monkeypatch.setenv("RUNHUB_HOME", str(tmp_path / "runhub-home"))
 
 
 @pytest.fixture(autouse=True)
