@@ -191,6 +191,17 @@ class Backend:
         """
         return None
 
+    def batch_keys(self, batch: str, specs: Sequence[RunSpec]) -> Operation[frozenset[str] | None]:
+        """The launch keys of the runs the platform holds for ``batch``, or None if
+        it cannot tell (the default).
+
+        Asked before a batch sends rows its ledger never sent: a key found here
+        that the ledger does not know means the ledger lost it, and the batch stops
+        instead of launching those rows again. ``specs`` are the rows about to be
+        sent (they say where to look, e.g. which project). Read-only.
+        """
+        return None
+
     def status(self, ref: RunRef) -> Operation[RunStatus]:
         """The current status of one run."""
         raise NotImplementedError

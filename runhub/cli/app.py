@@ -23,6 +23,7 @@ COMMANDS = {
     "batch": ("batch", "batch"),
     "relaunch": ("relaunch", "relaunch"),
     "runs": ("runs", "runs"),
+    "ledger": ("ledger", "ledger"),
     "status": ("status", "status"),
     "show": ("show", "show"),
     "logs": ("logs", "logs"),

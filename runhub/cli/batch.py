@@ -78,6 +78,11 @@ RESUME = "re-run the same command to resume"
     is_flag=True,
     help="Check every row (on the platform too) and show the plan; launch nothing.",
 )
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Take runs the platform holds for this batch, unknown to the ledger, for their rows.",
+)
 @live.poll_option
 @output_option
 @quiet_option
@@ -96,6 +101,7 @@ def batch(
     params_file: str | None,
     retry_failed: bool,
     dry_run: bool,
+    adopt: bool,
     poll: float | None,
     output: str,
     quiet: bool,
@@ -111,10 +117,14 @@ def batch(
     nothing is launched (exit 2; 3 or 4 if the platform refused or failed).
 
     Running the same command again resumes the batch: rows already launched are
-    re-attached, never launched twice. --retry-failed launches a new, numbered
-    attempt only of the rows whose latest run FAILED or was CANCELLED; earlier
-    attempts stay in the ledger. With --wait, exits 0 only if every run
-    succeeded.
+    re-attached, never launched twice; several commands on one batch at once
+    share its rows. --retry-failed launches a new, numbered attempt only of the
+    rows whose latest run FAILED or was CANCELLED; earlier attempts stay in the
+    ledger. With --wait, exits 0 only if every run succeeded.
+
+    If the platform holds runs of the batch that the ledger does not know (a
+    lost or replaced ledger), nothing is launched; --adopt takes those runs for
+    their rows instead (on platforms that can find runs by launch key: ICA).
 
     \b
     Examples:
@@ -128,7 +138,6 @@ def batch(
     from runhub.cli.helpers import attempts
     from runhub.cli.helpers.paramsfile import merge_params, read_params
     from runhub.cli.helpers.specs import parse_overrides
-    from runhub.ledger import Ledger
 
     if timeout is not None and not wait:
         raise click.UsageError("--timeout only applies with --wait")
@@ -158,7 +167,7 @@ def batch(
     if dry_run:
         _show_plan(the_plan, chosen, output, checked)
         return
-    chosen_attempts = attempts.choose(Ledger(), the_plan, chosen, retry_failed=retry_failed)
+    chosen_attempts = attempts.choose(session.ledger(), the_plan, chosen, retry_failed=retry_failed)
     show = output != "json" and not quiet
     if show:
         count = len(the_plan.items)
@@ -177,7 +186,18 @@ def batch(
     gc.freeze()
     try:
         results, final = asyncio.run(
-            _run(session, the_plan, chosen_attempts, chosen, concurrency, wait, timeout, poll, show)
+            _run(
+                session,
+                the_plan,
+                chosen_attempts,
+                chosen,
+                concurrency,
+                wait,
+                timeout,
+                poll,
+                show,
+                adopt,
+            )
         )
     except KeyboardInterrupt:
         click.echo(
@@ -259,9 +279,10 @@ async def _run(
     timeout: float | None,
     poll: float | None,
     show: bool,
+    adopt: bool,
 ) -> tuple[list[RunStatus | RunhubError], list[Outcome] | None]:
     async with session.async_client() as client:
-        results = await _launch(client, the_plan, chosen, backend, concurrency, show)
+        results = await _launch(client, the_plan, chosen, backend, concurrency, show, adopt)
         if not wait:
             return results, None
         refs = [r.ref for r in results if _is_status(r)]  # type: ignore[union-attr]
@@ -283,6 +304,7 @@ async def _launch(
     backend: str,
     concurrency: int,
     show: bool,
+    adopt: bool,
 ) -> list[RunStatus | RunhubError]:
     from runhub.cli.helpers.transfers import shown
 
@@ -297,6 +319,7 @@ async def _launch(
         row_keys=keys,
         concurrency=concurrency,
         return_exceptions=True,
+        adopt=adopt,
     )
     if not (show and sys.stderr.isatty() and live.fancy()):
         return await launching

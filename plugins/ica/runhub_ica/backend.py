@@ -30,6 +30,7 @@ from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub_ica._version import __version__
 from runhub_ica.auth import Credentials
+from runhub_ica.batchkeys import batch_keys
 from runhub_ica.datapaths import DataItem
 from runhub_ica.inspection import Inspector
 from runhub_ica.lookups import Lookups
@@ -276,6 +277,18 @@ class IcaBackend(Backend):
             self.creds, project, pipeline.id, key, claimed, self.settings.page_size
         )
         return self._to_status(found, project, None) if found is not None else None
+
+    def batch_keys(self, batch: str, specs: Sequence[RunSpec]) -> Exchange[frozenset[str] | None]:
+        """The launch keys of the batch's analyses, by its technical tag (batchkeys.py)."""
+        overrides = sorted({plan(spec).project or "" for spec in specs})
+        return self._authed(lambda: self._batch_keys(batch, overrides))
+
+    def _batch_keys(self, batch: str, overrides: list[str]) -> Exchange[frozenset[str] | None]:
+        projects = set()
+        for override in overrides:
+            projects.add((yield from self._project(override or None)))
+        size = self.settings.page_size
+        return (yield from batch_keys(self.creds, batch, sorted(projects), size))
 
     def status(self, ref: RunRef) -> Exchange[RunStatus]:
         """``GET …/analyses/{id}`` (v4)."""

@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:
     from runhub.client import AsyncClient, Client
     from runhub.clientbase import _ClientBase
+    from runhub.ledger import Ledger
     from runhub.plugins import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +30,7 @@ class Session:
     #: ``-S BACKEND.FIELD=VALUE`` settings, as ``{backend: {field: value}}``.
     settings: dict[str, dict[str, str]] = field(default_factory=dict)
     _client: Client | None = field(default=None, repr=False)
+    _ledger: Ledger | None = field(default=None, repr=False)
     _only: str | None = field(default=None, repr=False)
 
     def only(self, backend: str) -> None:
@@ -55,14 +57,25 @@ class Session:
             self._client = self._new_client()
         return self._client
 
+    def ledger(self) -> Ledger:
+        """The ledger (RUNHUB_HOME/ledger.sqlite), opened once per invocation and
+        closed with it, so the file is whole on its own when the command ends."""
+        if self._ledger is None:
+            from runhub.ledger import Ledger
+
+            self._ledger = Ledger()
+        return self._ledger
+
     def _new_client(self) -> Client:
         from runhub.client import Client
-        from runhub.ledger import Ledger
 
         # Every launch is recorded before it is sent, so crash recovery can tell
         # this launch's run from others (RUNHUB_HOME/ledger.sqlite).
         return Client(
-            profile=self.profile, settings=self.settings, ledger=Ledger(), plugins=self._plugins()
+            profile=self.profile,
+            settings=self.settings,
+            ledger=self.ledger(),
+            plugins=self._plugins(),
         )
 
     def _plugins(self) -> Registry | None:
@@ -87,15 +100,17 @@ class Session:
     def async_client(self) -> AsyncClient:
         """A new asyncio client with the same profile, settings and ledger."""
         from runhub.aio import AsyncClient
-        from runhub.ledger import Ledger
 
-        return AsyncClient(profile=self.profile, settings=self.settings, ledger=Ledger())
+        return AsyncClient(profile=self.profile, settings=self.settings, ledger=self.ledger())
 
     def close(self) -> None:
-        """Release the client, if one was built."""
+        """Release the client and close the ledger (checkpointed into its file)."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
