@@ -33,6 +33,7 @@ STATES = [
     "FAILED",
     "CANCELLED",
     "UNKNOWN",
+    "ERROR",
 ]
 
 
@@ -66,7 +67,7 @@ class Since(click.ParamType[float]):
     "-s",
     "--state",
     type=click.Choice(STATES, case_sensitive=False),
-    help="Only this state.",
+    help="Only this state (ERROR: launches the platform refused).",
 )
 @click.option("--batch", metavar="ID", help="Only runs of this batch.")
 @click.option("--since", type=Since(), metavar="WHEN", help="Launched since: 2h, 3d, 2026-11-01.")
@@ -84,7 +85,11 @@ class Since(click.ParamType[float]):
     metavar="ID",
     help="With --remote on Code Ocean: the capsule or pipeline whose runs to list.",
 )
-@click.option("--prune", is_flag=True, help="Delete finished runs older than --older-than.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete finished runs and refused launches older than --older-than.",
+)
 @click.option(
     "--older-than",
     type=DURATION,
@@ -124,18 +129,22 @@ def runs(
       runhub runs --since 2h
       runhub runs --batch b-1f2e3d4c5b6a7980 --refresh
       runhub runs --state FAILED -o json
+      runhub runs -s error
       runhub runs --prune --older-than 30d
       runhub runs --remote --backend ica -n 20
     """
-    from runhub.ledger import Ledger
-
     if remote:
         _remote(session, backend, state, capsule, limit, output, quiet)
         return
-    ledger = Ledger()
+    ledger = session.ledger()
     if prune:
         removed = ledger.prune(time.time() - older_than)
-        click.echo(f"removed {removed} finished run{'s' if removed != 1 else ''} from the ledger")
+        plural = "s" if removed != 1 else ""
+        click.echo(
+            f"removed {removed} finished run{plural} or refused launch{'es' if plural else ''}"
+            " from the ledger (a batch keeps a note of its rows' runs: re-running it launches"
+            " none of them again)"
+        )
         return
     wanted = state.upper() if state else None
 

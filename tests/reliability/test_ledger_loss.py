@@ -196,3 +196,55 @@ def test_on_ica_a_lost_ledger_is_noticed_and_adopt_takes_the_runs(make_batch: An
     assert sorted(refs_adopted, key=str) == sorted(refs, key=str)
     rows = Ledger(batch.ledger()).runs(limit=None)
     assert sorted(r.ref or "" for r in rows) == sorted(r or "" for r in refs)
+
+
+def runhub_cli(batch: Batch, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Another runhub command in the batch's folder and home."""
+    base = {**os.environ, **batch.platform.env(), "RUNHUB_HOME": str(batch.home())}
+    base["RUNHUB_CONFIG"] = str(batch.work / "none.toml")
+    return subprocess.run(
+        [sys.executable, "-m", "runhub.cli", *args],
+        cwd=batch.work,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+def test_pruning_a_finished_batch_never_launches_its_rows_again(make_batch: Any, name: str) -> None:
+    batch = make_batch(name)
+    code, refs, err = batch.run("--wait", "--poll", "0.05")
+    assert code == 0, err
+    with Ledger(batch.ledger()) as ledger:  # finished an hour ago
+        ledger._db().execute("UPDATE launches SET updated_at = updated_at - 3600")
+    pruned = runhub_cli(batch, "runs", "--prune", "--older-than", "30m")
+    assert f"removed {N} finished runs" in pruned.stdout, pruned.stderr
+    assert runhub_cli(batch, "runs", "-o", "json").stdout.strip() == "[]"
+    before = batch.created()
+    again, refs_again, err = batch.run()
+    assert again == 0, err
+    assert batch.created() == before  # 0 runs launched again
+    assert refs_again == refs
+    shown = json.loads(runhub_cli(batch, "runs", "-o", "json").stdout)
+    assert sorted(r["ref"] for r in shown) == sorted(r or "" for r in refs)
+
+
+def test_refused_launches_are_error_rows_and_unsent_ones_leave_none(make_batch: Any) -> None:
+    batch = make_batch("codeocean")
+    unknown = "backend: codeocean\npipeline: 00000000-0000-4000-8000-000000000000\nname: x\n"
+    (batch.work / "missing.yaml").write_text(unknown)
+    no_token = runhub_cli(batch, "launch", "missing.yaml", env={"CODEOCEAN_API_TOKEN": ""})
+    assert no_token.returncode == 2, no_token.stderr  # a settings error: nothing sent
+    assert runhub_cli(batch, "runs", "-o", "json").stdout.strip() == "[]"
+    refused = runhub_cli(batch, "launch", "missing.yaml")
+    assert refused.returncode == 4, refused.stderr  # the platform: no such capsule
+    errors = json.loads(runhub_cli(batch, "runs", "-s", "error", "-o", "json").stdout)
+    assert [(e["ref"], e["name"]) for e in errors] == [(None, "x")]
+    assert "not found" in errors[0]["error"]
+    assert json.loads(runhub_cli(batch, "runs", "-s", "SUCCEEDED", "-o", "json").stdout) == []
+    with Ledger(batch.ledger()) as ledger:
+        ledger._db().execute("UPDATE launches SET updated_at = updated_at - 3600")
+    pruned = runhub_cli(batch, "runs", "--prune", "--older-than", "30m")
+    assert "removed 1 finished run or refused launch" in pruned.stdout, pruned.stderr
+    assert runhub_cli(batch, "runs", "-o", "json").stdout.strip() == "[]"
