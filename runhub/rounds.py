@@ -53,16 +53,20 @@ async def launch_rows(
     opened = min(limit, SLOW_START)
     gate = asyncio.Semaphore(opened)
     results: list[RunStatus | RunhubError | None] = [None] * len(rows)
+    stopped: list[LedgerError] = []
 
     async def one(index: int) -> Settling | None:
         """Run one row; the wait it asked for, if it must be tried again."""
         nonlocal opened
         async with gate:
+            if stopped:  # the ledger failed: start nothing more
+                raise stopped[0]
             try:
                 results[index] = await run(rows[index].backend, rows[index].make)
             except Settling as wait:  # Claimed too
                 return wait
-            except LedgerError:
+            except LedgerError as error:
+                stopped.append(error)
                 raise
             except RunhubError as error:
                 results[index] = error

@@ -99,8 +99,8 @@ def _tracked(
                 backend.recover(spec, record.key, since=record.attempted_at, claimed=owned)
             )
             if found is not None:
-                holding.ended = True
                 ledger.launched(record.key, found)
+                holding.ended = True
                 return found
             latest = max(record.attempted_at, record.sent_at or 0.0)
             wait = latest + backend.capabilities.launch_settle - time.time()
@@ -117,14 +117,14 @@ def _tracked(
         except LedgerError:
             raise
         except RunhubError as error:
-            holding.ended = True
             if holding.sent_any or record.attempted_at is not None:
                 ledger.failed(record.key, str(error))
             else:
                 ledger.discard(record.key)  # nothing reached the platform: no row
+            holding.ended = True
             raise
-        holding.ended = True
         ledger.launched(record.key, status)
+        holding.ended = True
         return status
     finally:
         holding.release()
