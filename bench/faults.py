@@ -8,8 +8,13 @@ with a ledger; rows that raised AmbiguousLaunch/TransportError are launched agai
 with the same batch and row keys, as a user re-running the batch would. The
 scenario is the one ``tests/reliability/test_faults.py`` asserts on with N=200.
 
+With ``--processes K`` (K > 1), K launcher processes run the same batch at the same
+moment, sharing one ledger (bench/_concurrent.py): still exactly N runs.
+
 Usage: python bench/faults.py [-n 1000] [--rate 0.2] [--seed 1] [--platform ica ...]
-Writes bench/results/faults.json and prints a table.
+                              [--processes 4]
+Writes bench/results/faults.json (faults-processes.json with --processes) and prints
+a table.
 """
 
 from __future__ import annotations
@@ -91,7 +96,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--platform", action="append", choices=PLATFORMS)
+    parser.add_argument("--processes", type=int, default=1, help="launchers on one batch")
     args = parser.parse_args()
+    if args.processes > 1:
+        concurrent(args)
+        return
     results = [
         measure(name, args.n, args.rate, args.seed + i, args.concurrency)
         for i, name in enumerate(args.platform or PLATFORMS)
@@ -105,6 +114,28 @@ def main() -> None:
         print(f"{r['platform']}: raised then re-launched {r['raised_then_relaunched']}")
     path = write("faults", {"n": args.n, "rate": args.rate, "seed": args.seed,
                             "results": results})  # fmt: skip
+    print(f"wrote {path}")
+
+
+def concurrent(args: argparse.Namespace) -> None:
+    """``--processes K``: K launchers on one batch; the count is still N."""
+    from _concurrent import measure_concurrent
+
+    results = [
+        measure_concurrent(name, args.n, args.rate, args.seed + i, args.concurrency,
+                           args.processes)
+        for i, name in enumerate(args.platform or PLATFORMS)
+    ]  # fmt: skip
+    keys = ["platform", "processes", "runs_asked", "runs_created", "duplicates", "lost",
+            "ledger_rows_without_run", "wrong_final_state", "faults_total",
+            "launch_seconds"]  # fmt: skip
+    print(table(keys, [[r[k] for k in keys] for r in results]))
+    for r in results:
+        print(f"{r['platform']}: exit codes {r['exit_codes']}, rows reported per process "
+              f"{r['rows_reported_per_process']}, requests sent per process "
+              f"{r['requests_sent_per_process']}")  # fmt: skip
+    path = write("faults-processes", {"n": args.n, "rate": args.rate, "seed": args.seed,
+                                      "processes": args.processes, "results": results})  # fmt: skip
     print(f"wrote {path}")
 
 

@@ -247,22 +247,40 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         else:
             records = self._intents(prepared, batch_id, rows)
             records = await self._check_batch(ledger, prepared, records, batch_id, adopt=adopt)
+            attached = await self._attached(records)
+            todo = [i for i in range(len(records)) if i not in attached]
             lease = self.lease
             tracked = [
                 Row(
-                    chosen,
-                    partial(tracked_launch, chosen, run_spec, record, ledger, lease=lease),
-                    look_up_first=needs_recovery(record),
+                    prepared[i][0],
+                    partial(tracked_launch, *prepared[i], records[i], ledger, lease=lease),
+                    look_up_first=needs_recovery(records[i]),
                 )
-                for (chosen, run_spec), record in zip(prepared, records, strict=True)
+                for i in todo
             ]
-            results = await launch_rows(self._run, tracked, concurrency)
+            outcomes = await launch_rows(self._run, tracked, concurrency)
+            launched = dict(zip(todo, outcomes, strict=True))
+            results = [attached.get(i) or launched[i] for i in range(len(records))]
         if return_exceptions:
             return results
         for item in results:
             if isinstance(item, RunhubError):
                 raise item
         return [r for r in results if isinstance(r, RunStatus)]
+
+    async def _attached(self, records: Sequence[Launch]) -> dict[int, RunStatus]:
+        """Rows launched before: their current statuses, asked together (one search
+        per batch page on ICA, one listing per capsule on Code Ocean). If that fails,
+        none: each row then re-attaches on its own and a bad run is its row's error."""
+        known = [i for i, r in enumerate(records) if r.ref is not None]
+        refs = [records[i].run_ref() for i in known]
+        if not known:
+            return {}
+        try:
+            found = await self.statuses([r for r in refs if r is not None])
+        except RunhubError:
+            return {}
+        return dict(zip(known, found, strict=True))
 
     async def _check_batch(
         self,

@@ -5,7 +5,8 @@ exchange, so one implementation serves the sync and async drivers alike:
 
 1. the row is *claimed* (:meth:`Ledger.claim`): a row another live launch holds
    is never sent here (:class:`Claimed`: wait, then call again), and a row that has
-   its run is re-attached (its current status is returned);
+   its run is re-attached (its current status is returned; for a row another
+   process launched while this one waited, the answer that process recorded);
 2. a row attempted before without a recorded answer is looked up on the platform
    (``Backend.recover``): the earlier run is adopted if it exists;
 3. otherwise the launch is sent with the row's stable key. Each request that may
@@ -85,9 +86,11 @@ def _tracked(
     holding = _Holding(ledger, record.key, new_owner(), lease)
     claim = ledger.claim(record, holding.owner, lease)
     if claim.launched:
-        ref = claim.record.run_ref()
-        assert ref is not None
-        return (yield from as_exchange(backend.status(ref)))
+        recorded = claim.record.recorded_status()
+        assert recorded is not None
+        if record.ref is None:  # launched elsewhere since this launch began: its answer
+            return recorded
+        return (yield from as_exchange(backend.status(recorded.ref)))
     if not claim.mine:
         until = claim.until or time.time()
         raise Claimed(min(CLAIM_POLL, max(0.01, until - time.time())), until=until)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from runhub.ref import RunRef
+    from runhub.state import RunStatus
 
 #: States after which a run never changes again.
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -92,6 +93,19 @@ class Launch:
         from runhub.ref import RunRef
 
         return None if self.ref is None else RunRef.parse(self.ref, batch=self.ref_group)
+
+    def recorded_status(self) -> RunStatus | None:
+        """The run's status as last recorded here (no request), once launched."""
+        from runhub.state import RunState, RunStatus
+
+        ref = self.run_ref()
+        if ref is None:
+            return None
+        try:
+            state = RunState(self.state or "UNKNOWN")
+        except ValueError:
+            state = RunState.UNKNOWN
+        return RunStatus(ref, state, self.native, name=self.name)
 
     @property
     def launched(self) -> bool:

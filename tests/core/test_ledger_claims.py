@@ -97,16 +97,23 @@ def test_a_row_held_by_a_live_launch_is_never_sent_here(ledger: Ledger) -> None:
     with pytest.raises(Claimed) as waiting:
         requests_of(gen)  # nothing is sent: not even a lookup
     assert 0 < waiting.value.wait <= 0.25
-    # The holder's answer arrives: the next try re-attaches to that run.
+    # The holder's answer arrives: the next try re-attaches to that run, with the
+    # answer the holder recorded (no request).
     ledger.launched(record.key, RunStatus(RunRef("toy", "theirs"), RunState.QUEUED, "queued"))
     again = tracked_launch(backend(), SPEC, record, ledger, lease=LONG)
     assert isinstance(again, Generator)
-    first = requests_of(again)
-    assert (first.method, first.url.path) == ("GET", "/runs/theirs")
     with pytest.raises(StopIteration) as done:
-        again.send(answer(first))
+        requests_of(again)
     assert str(done.value.value.ref) == "toy:theirs"
+    assert done.value.value.state is RunState.QUEUED
     assert Toy.recovered == []
+    # A row launched before this launch began is re-attached with its current status.
+    launched = ledger.get(record.key)
+    assert launched is not None
+    later = tracked_launch(backend(), SPEC, launched, ledger, lease=LONG)
+    assert isinstance(later, Generator)
+    first = requests_of(later)
+    assert (first.method, first.url.path) == ("GET", "/runs/theirs")
 
 
 def test_a_holder_on_another_host_is_trusted_until_its_lease_ends(ledger: Ledger) -> None:
