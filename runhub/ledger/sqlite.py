@@ -37,7 +37,7 @@ from runhub.ledger.records import (
     random_key,
     row_family,
 )
-from runhub.ledger.sqlite_files import Counts, check_mark, guarded, write_mark
+from runhub.ledger.sqlite_files import Counts, Mark, check_mark, guarded
 from runhub.ledger.sqlite_schema import MIGRATIONS
 from runhub.ledger.store import Query, Result
 
@@ -55,6 +55,7 @@ class SqliteStore:
         self.location = str(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._mark = Mark(path)
         with guarded(path, "open it"):
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._tx() as db:
@@ -123,6 +124,7 @@ class SqliteStore:
         """Checkpoint the ``-wal`` file into the ledger file and close."""
         with self._lock:
             db, self._conn = self._conn, None
+            self._mark.close()
         if db is None:
             return
         with contextlib.suppress(sqlite3.Error):
@@ -163,7 +165,7 @@ class SqliteStore:
             if added:
                 counts = _count(db, "written", added)
         if added:
-            write_mark(self.path, counts)
+            self._mark.raise_to(counts)
         return found
 
     @staticmethod
@@ -278,7 +280,7 @@ class SqliteStore:
             if cursor.rowcount != 1:
                 return False
             counts = _count(db, "sent", 1)
-        write_mark(self.path, counts)
+        self._mark.raise_to(counts)
         return True
 
     def renew(self, key: str, owner: str, until: float) -> bool:
@@ -311,7 +313,7 @@ class SqliteStore:
                 [(now, now, key) for key in keys],
             )
             counts = _count(db, "sent", len(keys))
-        write_mark(self.path, counts)
+        self._mark.raise_to(counts)
 
     def launched(self, key: str, result: Result, now: float) -> None:
         """Record the platform's answer to a launch."""

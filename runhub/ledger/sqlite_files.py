@@ -83,32 +83,49 @@ def mark_path(path: Path) -> Path:
     return path.with_name(path.name + MARK_SUFFIX)
 
 
-def read_mark(path: Path) -> Counts | None:
-    """What the mark says the ledger at ``path`` once held, or None."""
-    try:
-        lines = mark_path(path).read_text().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
+def _parse(text: str) -> Counts | None:
+    lines = text.splitlines()
     parts = lines[1].split() if len(lines) >= 2 and lines[0] == _MARK_HEADER else []
     if len(parts) != 3 or not (parts[1].isdigit() and parts[2].isdigit()):
         return None
     return Counts(parts[0], int(parts[1]), int(parts[2]))
 
 
-def write_mark(path: Path, now: Counts) -> None:
-    """Raise the mark to ``now`` (never lower it; best effort)."""
-    seen = read_mark(path)
-    if seen is not None and seen.ident == now.ident:
-        if seen.written >= now.written and seen.sent >= now.sent:
-            return
-        now = Counts(now.ident, max(now.written, seen.written), max(now.sent, seen.sent))
-    target = mark_path(path)
-    temp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(OSError):
-        temp.write_text(f"{_MARK_HEADER}\n{now.ident} {now.written} {now.sent}\n")
-        os.replace(temp, target)
-    with contextlib.suppress(OSError):
-        temp.unlink(missing_ok=True)
+def read_mark(path: Path) -> Counts | None:
+    """What the mark says the ledger at ``path`` once held, or None."""
+    try:
+        return _parse(mark_path(path).read_text())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class Mark:
+    """The mark of one ledger, kept open: raising it costs one read and one write
+    (a fixed-width record rewritten in place; no fsync, like the ledger's commits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = mark_path(path)
+        self._fd: int | None = None
+
+    def raise_to(self, now: Counts) -> None:
+        """Raise the mark to ``now`` (never lower it; best effort)."""
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            seen = _parse(os.pread(self._fd, 512, 0).decode())
+            if seen is not None and seen.ident == now.ident:
+                if seen.written >= now.written and seen.sent >= now.sent:
+                    return
+                now = Counts(now.ident, max(now.written, seen.written), max(now.sent, seen.sent))
+            record = f"{_MARK_HEADER}\n{now.ident} {now.written:020d} {now.sent:020d}\n"
+            os.pwrite(self._fd, record.encode(), 0)
+
+    def close(self) -> None:
+        """Release the file."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def check_mark(path: Path, now: Counts) -> None:
