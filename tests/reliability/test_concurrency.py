@@ -74,9 +74,12 @@ class Round:
     ledger_refs: list[str | None] = field(default_factory=list)
 
 
-def _cli_round(platform: Platform, work: Path, processes: int) -> Round:
+def _cli_round(platform: Platform, work: Path, processes: int, first: int) -> Round:
+    # Rows differ from every other round's (numbers from ``first``): on Code Ocean a
+    # lost answer is found again by what the run was asked to do, as in real use.
     (work / "tpl.yaml").write_text(template(platform.name))
-    (work / "sheet.csv").write_text("row,mode\n" + "".join(f"{i},fast\n" for i in range(N)))
+    rows = "".join(f"{first + i},fast\n" for i in range(N))
+    (work / "sheet.csv").write_text("row,mode\n" + rows)
     env = {**os.environ, **platform.env(), "RUNHUB_HOME": str(work / "home")}
     env["RUNHUB_CONFIG"] = str(work / "none.toml")
     command = [sys.executable, "-m", "runhub.cli", "batch", "tpl.yaml", "sheet.csv"]
@@ -102,7 +105,8 @@ def _cli_round(platform: Platform, work: Path, processes: int) -> Round:
     return got
 
 
-def _library_round(platform: Platform, work: Path, processes: int) -> Round:
+def _library_round(platform: Platform, work: Path, processes: int, first: int) -> Round:
+    del first  # crash_driver.py launches rows 0..N-1; the CLI rounds start at 100
     ledger = work / "ledger.sqlite"
     env = {**os.environ, **platform.env(), "RUNHUB_HOME": str(work / "home")}
     batch = f"together-{platform.name}"
@@ -136,7 +140,7 @@ def rounds(name: str, tmp: Path) -> list[Round]:
             work.mkdir()
             before = len(platform.created_ids())
             runner = _cli_round if how == "cli" else _library_round
-            got = runner(platform, work, processes)
+            got = runner(platform, work, processes, 100 * (index + 1))
             got.created = platform.created_ids()[before:]
             done.append(got)
     return done
