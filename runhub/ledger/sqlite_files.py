@@ -34,37 +34,54 @@ class Counts(NamedTuple):
     sent: int
 
 
+#: (words in SQLite's message or error name, what it means, what to do); the same
+#: wording as runhub.cli.helpers.ledgerfail, which catches what escapes the store.
+_CASES = (
+    (
+        ("disk is full", "sqlite_full", "sqlite_ioerr_write", "sqlite_ioerr_fsync"),
+        "cannot be written: no room left on the disk",
+        "free disk space and run the same command again: it picks up every run already launched",
+    ),
+    (
+        ("file is not a database", "malformed", "not a database", "sqlite_notadb"),
+        "is damaged or not a SQLite file",
+        "restore it from a backup; moving it aside makes runhub forget the launches it"
+        " recorded (the runs keep running on their platform)",
+    ),
+    (
+        ("readonly", "read-only"),
+        "is read-only",
+        "make it (and its folder) writable, or set RUNHUB_HOME to a folder you can write",
+    ),
+    (
+        ("locked", "busy"),
+        "is locked by another process past the busy timeout",
+        "wait for the other runhub command to end, then run this one again",
+    ),
+    (
+        ("no such table", "no such column"),
+        "lacks runhub's tables (not a runhub ledger, or one cut short)",
+        "restore it from a backup, or set RUNHUB_HOME to another folder",
+    ),
+    (
+        ("unable to open", "disk i/o error", "permission", "authorization"),
+        "cannot be opened or read",
+        "check that RUNHUB_HOME is a folder you can read and write",
+    ),
+)
+
+
 def ledger_error(path: Path, error: sqlite3.Error, doing: str) -> LedgerError:
-    """``error`` from SQLite as one line for users."""
+    """``error`` from SQLite as one line for users: the file, what is wrong, what to do."""
     text = str(error) or type(error).__name__
-    name = getattr(error, "sqlite_errorname", "")
-    where = f"ledger {path}"
-    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk is full" in text:
-        return LedgerError(
-            f"{where}: cannot {doing} ({text}); free disk space and run the same command "
-            "again: it picks up every run already launched"
-        )
-    if "locked" in text or name.startswith("SQLITE_BUSY"):
-        return LedgerError(
-            f"{where}: locked by another process for too long ({text}); try again when it ends"
-        )
-    if "readonly" in text or name.startswith("SQLITE_READONLY"):
-        return LedgerError(
-            f"{where}: read-only ({text}); make it writable, or set RUNHUB_HOME to a "
-            "writable folder"
-        )
-    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text:
-        return LedgerError(
-            f"{where}: not a readable ledger ({text}); restore a backup, or move it aside "
-            "(runhub then starts a new, empty one)"
-        )
-    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-        return LedgerError(f"{where}: cannot open ({text}); check RUNHUB_HOME")
-    if "no such table" in text or "no such column" in text:
-        return LedgerError(
-            f"{where}: not a runhub ledger ({text}); move it aside or restore a backup"
-        )
-    return LedgerError(f"{where}: cannot {doing}: {text}")
+    said = f"{text} {getattr(error, 'sqlite_errorname', '')}".lower()
+    for words, meaning, todo in _CASES:
+        if any(word in said for word in words):
+            return LedgerError(f"the ledger {path} {meaning} ({text}; could not {doing}): {todo}")
+    return LedgerError(
+        f"the ledger {path} cannot be used ({text}; could not {doing}): check RUNHUB_HOME, or "
+        "move the file aside"
+    )
 
 
 @contextlib.contextmanager
@@ -75,7 +92,10 @@ def guarded(path: Path, doing: str) -> Iterator[None]:
     except sqlite3.Error as error:
         raise ledger_error(path, error, doing) from error
     except OSError as error:  # the folder itself (RUNHUB_HOME) cannot be used
-        raise LedgerError(f"ledger {path}: cannot {doing}: {error}") from error
+        raise LedgerError(
+            f"the ledger {path} cannot be opened or read ({error}; could not {doing}): check that "
+            "RUNHUB_HOME is a folder you can read and write"
+        ) from error
 
 
 def mark_path(path: Path) -> Path:
