@@ -85,8 +85,8 @@ def lease_for(policy: RetryPolicy | None) -> float:
     """A lease long enough to outlive one request with all its retries."""
     if policy is None:
         return DEFAULT_LEASE
-    longest = policy.budget + policy.connect_timeout + policy.write_timeout + policy.read_timeout
-    return longest + LEASE_MARGIN
+    # Retries stop at the budget; the attempt under way then ends by its deadline.
+    return policy.budget + policy.deadline + LEASE_MARGIN
 
 
 @dataclass(frozen=True)
