@@ -13,6 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from runhub.backend import Backend, Operation, Output, RunRef
+from runhub.batchcheck import check_batch
 from runhub.clientbase import (
     PlainDriver,
     PollSchedule,
@@ -25,12 +26,11 @@ from runhub.clientbase import (
     new_batch_id,
     new_key,
 )
-from runhub.errors import LedgerLost, RunhubError, WaitTimeout
+from runhub.errors import RunhubError, WaitTimeout
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
 from runhub.rounds import Row, launch_rows
-from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
@@ -246,9 +246,11 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             results = await launch_rows(self._run, plain, concurrency)
         else:
             records = self._intents(prepared, batch_id, rows)
-            records = await self._check_batch(ledger, prepared, records, batch_id, adopt=adopt)
+            records, blocked = await check_batch(
+                self._run, ledger, prepared, records, batch_id, adopt=adopt
+            )
             attached = await self._attached(records)
-            todo = [i for i in range(len(records)) if i not in attached]
+            todo = [i for i in range(len(records)) if i not in attached and i not in blocked]
             lease = self.lease
             tracked = [
                 Row(
@@ -260,7 +262,9 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             ]
             outcomes = await launch_rows(self._run, tracked, concurrency)
             launched = dict(zip(todo, outcomes, strict=True))
-            results = [attached.get(i) or launched[i] for i in range(len(records))]
+            results = [
+                attached.get(i) or blocked.get(i) or launched[i] for i in range(len(records))
+            ]
         if return_exceptions:
             return results
         for item in results:
@@ -281,41 +285,6 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         except RunhubError:
             return {}
         return dict(zip(known, found, strict=True))
-
-    async def _check_batch(
-        self,
-        ledger: Ledger,
-        prepared: Sequence[tuple[Backend, RunSpec]],
-        records: list[Launch],
-        batch: str,
-        *,
-        adopt: bool,
-    ) -> list[Launch]:
-        """Before sending rows never sent: ask each platform that can tell which
-        launch keys it holds for ``batch``; any the ledger never sent means it lost
-        them (or another ledger launched them): LedgerLost, or with ``adopt`` mark
-        their rows so each launch looks its run up first."""
-        fresh: dict[str, list[RunSpec]] = {}
-        for (chosen, run_spec), record in zip(prepared, records, strict=True):
-            if record.ref is None and record.attempted_at is None:
-                fresh.setdefault(chosen.name, []).append(run_spec)
-        adopted: list[str] = []
-        for name, specs in fresh.items():
-            chosen = self.backend(name)
-            held = await self._run(chosen, partial(chosen.batch_keys, batch, specs))
-            if not held:
-                continue
-            unknown = set(held) - ledger.known_keys(batch)  # read after the platform
-            if adopt:
-                mine = {r.key for r in records if r.backend == name} & unknown
-                adopted += sorted(mine)
-                unknown -= mine
-            if unknown:
-                raise LedgerLost(_lost_message(ledger, name, batch, len(unknown), adopt))
-        if not adopted:
-            return records
-        ledger.adopt(adopted)
-        return [ledger.get(r.key) or r for r in records]
 
     async def status(self, ref: RefLike) -> RunStatus:
         """The current status of one run."""
@@ -401,20 +370,3 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         run = as_ref(ref)
         backend = self.backend(run.backend)
         return await self._run(backend, lambda: backend.download_urls(run, outputs))
-
-
-def _lost_message(ledger: Ledger, backend: str, batch: str, count: int, adopt: bool) -> str:
-    runs = f"{count} run{'s' if count != 1 else ''}"
-    if adopt:
-        return (
-            f"batch {batch}: {backend} holds {runs} of this batch whose launch keys no row of "
-            "it has (launched from another samplesheet, or by an older runhub); nothing was "
-            "launched. Restore the ledger that launched them"
-        )
-    return (
-        f"batch {batch}: {backend} holds {runs} of this batch that ledger {ledger.location} "
-        "does not know (it was lost, replaced or restored from an older copy, or the batch "
-        "was launched with another ledger); launching now could start them a second time, "
-        "so nothing was launched. Restore the ledger, or re-run with --adopt "
-        "(launch_many(adopt=True)) to take those runs for their rows"
-    )

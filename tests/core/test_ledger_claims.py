@@ -21,6 +21,7 @@ import pytest
 
 from runhub.backend import Capabilities, RunRef
 from runhub.client import AsyncClient
+from runhub.errors import PlatformError
 from runhub.ledger import Launch, Ledger, launch_key
 from runhub.ledger.claims import alive, new_owner, this_host
 from runhub.plugins import BackendInfo, Registry
@@ -228,3 +229,34 @@ async def test_launch_many_refuses_duplicate_row_keys(ledger: Ledger) -> None:
         with pytest.raises(ValueError, match="distinct"):
             await client.launch_many([SPEC, SPEC], "toy", batch="b", row_keys=["r", "r"])
     assert ledger.batch("b") == []
+
+
+class Unanswering(Toy):
+    """A platform that could tell which keys it holds for a batch, but fails to."""
+
+    def batch_keys(self, batch: str, specs: Any) -> Any:
+        raise PlatformError("POST /search -> 503", status=503)
+
+
+async def test_rows_are_not_sent_when_the_platform_cannot_say_what_it_holds(
+    ledger: Ledger,
+) -> None:
+    plugins = Registry(backends={"toy": BackendInfo(Unanswering, "tests", None, None)})
+    sent: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        return answer(request)
+
+    async with AsyncClient(plugins=plugins, ledger=ledger,
+                           transport=httpx.MockTransport(platform)) as client:  # fmt: skip
+        got = await client.launch_many(
+            [SPEC, SPEC.with_overrides({"name": "two"})],
+            "toy",
+            batch="b",
+            row_keys=["r1", "r2"],
+            return_exceptions=True,
+        )
+    assert [type(g).__name__ for g in got] == ["PlatformError", "PlatformError"]
+    assert "POST" not in sent
+    assert all(not r.attempted for r in ledger.batch("b"))

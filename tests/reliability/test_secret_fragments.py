@@ -45,7 +45,8 @@ class Echoing:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         create = request.method == "POST" and (
-            "/analysis:" in path or path.endswith("/computations")
+            ("/analysis:" in path and not path.endswith(":search"))  # search only reads
+            or path.endswith("/computations")
         )
         if create or RUN_ID in path:
             headers = request.headers
