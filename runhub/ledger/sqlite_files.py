@@ -75,6 +75,9 @@ def ledger_error(path: Path, error: sqlite3.Error, doing: str) -> LedgerError:
     """``error`` from SQLite as one line for users: the file, what is wrong, what to do."""
     text = str(error) or type(error).__name__
     said = f"{text} {getattr(error, 'sqlite_errorname', '')}".lower()
+    if "unable to open" in said and _read_only(path):
+        # SQLite cannot create the -wal/-shm files beside a ledger it may not write.
+        said += " read-only"
     for words, meaning, todo in _CASES:
         if any(word in said for word in words):
             return LedgerError(f"the ledger {path} {meaning} ({text}; could not {doing}): {todo}")
@@ -82,6 +85,11 @@ def ledger_error(path: Path, error: sqlite3.Error, doing: str) -> LedgerError:
         f"the ledger {path} cannot be used ({text}; could not {doing}): check RUNHUB_HOME, or "
         "move the file aside"
     )
+
+
+def _read_only(path: Path) -> bool:
+    """True if the ledger exists but it, or its folder, may not be written."""
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
 @contextlib.contextmanager
