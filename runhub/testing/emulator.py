@@ -23,7 +23,9 @@ from typing import Any, Protocol
 import httpx
 
 #: Every fault kind. ``drop-after`` forwards the request first (the run may exist),
-#: ``drop-before`` does not.
+#: ``drop-before`` does not; ``late`` drops the connection and forwards the request
+#: ``late_seconds`` later, as a platform does with a request still queued when the
+#: client gave up (a run that appears only after the client has looked for it).
 FAULT_KINDS: tuple[str, ...] = (
     "429",
     "429-no-retry-after",
@@ -32,6 +34,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "504",
     "drop-before",
     "drop-after",
+    "late",
     "slow",
     "malformed",
 )
@@ -78,6 +81,7 @@ class FaultPlan:
         only: Sequence[str] = (),
         slow_seconds: float = 2.0,
         retry_after: float = 1.0,
+        late_seconds: float = 0.5,
     ) -> None:
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -86,6 +90,7 @@ class FaultPlan:
         self.kinds = tuple(kinds)
         self.only = tuple(only)
         self.slow_seconds = slow_seconds
+        self.late_seconds = late_seconds
         self.retry_after = retry_after
         self.counts: Counter[str] = Counter()
         self._queue: list[str] = []
@@ -171,6 +176,11 @@ def apply_fault(
     if kind == "503":
         return httpx.Response(503, text="Service Unavailable")
     if kind == "drop-before":
+        raise DroppedConnection(kind)
+    if kind == "late":
+        timer = threading.Timer(plan.late_seconds, forward, args=(request,))
+        timer.daemon = True
+        timer.start()
         raise DroppedConnection(kind)
     response = forward(request)
     if kind == "drop-after":

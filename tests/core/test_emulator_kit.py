@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -26,10 +28,10 @@ class Counter:
 @pytest.mark.parametrize("kind", [k for k in FAULT_KINDS if k != "slow"])
 def test_each_fault_in_process(kind: str) -> None:
     app = Counter()
-    plan = FaultPlan(slow_seconds=0.0)
+    plan = FaultPlan(slow_seconds=0.0, late_seconds=0.5)
     plan.push(kind)
     client = httpx.Client(transport=mock_transport(app, plan))
-    if kind.startswith("drop"):
+    if kind.startswith("drop") or kind == "late":
         with pytest.raises(httpx.RemoteProtocolError):
             client.post("http://emulator/x", content=b"hi")
     else:
@@ -44,6 +46,11 @@ def test_each_fault_in_process(kind: str) -> None:
     # drop-after and malformed reach the app (the run may exist); the others do not.
     assert app.handled == (1 if kind in ("drop-after", "malformed") else 0)
     assert plan.counts[kind] == 1
+    if kind == "late":  # reaches the app only after the client has given up
+        deadline = time.monotonic() + 5
+        while app.handled == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.handled == 1
 
 
 def test_faults_and_latency_over_real_http() -> None:
