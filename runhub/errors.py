@@ -140,6 +140,22 @@ class AmbiguousLaunch(TransportError):
         self.url = url
 
 
+class NotYetListed(AmbiguousLaunch):
+    """An interrupted launch whose run the platform does not list yet.
+
+    A request whose answer was lost may still be queued or in progress on the
+    platform, so an empty listing right after it proves nothing. ``wait`` is how
+    long until the platform's listing can be trusted (the backend's
+    ``capabilities.launch_settle`` after the failure). With a ledger the launch is
+    looked up again then, and sent again only if still not listed; without one it
+    is an ordinary :class:`AmbiguousLaunch` for the caller to settle.
+    """
+
+    def __init__(self, message: str, *, wait: float, method: str = "", url: str = "") -> None:
+        super().__init__(message, method=method, url=url)
+        self.wait = wait
+
+
 class LedgerError(RunhubError):
     """The ledger cannot be read or written (disk full, unreadable, locked, too new).
 
@@ -174,6 +190,7 @@ __all__ = [
     "LedgerError",
     "LedgerLost",
     "NotFound",
+    "NotYetListed",
     "PlatformError",
     "RateLimited",
     "RunhubError",

@@ -29,7 +29,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from runhub.backend import Backend, Exchange, Operation, as_exchange, is_read_only
-from runhub.errors import AmbiguousLaunch, LedgerError, RunhubError
+from runhub.errors import AmbiguousLaunch, LedgerError, NotYetListed, RunhubError
 from runhub.gather import Together
 from runhub.ledger.claims import CLAIM_POLL, DEFAULT_LEASE, new_owner
 
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from runhub.state import RunStatus
 
 T = TypeVar("T")
+
+#: POSTs of one row whose answers were lost and whose runs were not listed after
+#: them, before the row is left to the user as an ambiguous launch.
+MAX_UNLISTED_SENDS = 3
 
 
 class Settling(Exception):
@@ -115,6 +119,13 @@ def _tracked(
             status = yield from holding.forward(
                 backend.launch(spec, record.key, batch=record.batch)
             )
+        except NotYetListed as unlisted:
+            # Not listed yet proves nothing so soon after a lost answer: look again
+            # once the platform has settled (the attempt mark sends the next try
+            # through recover first), unless this row has been sent often enough.
+            if claim.record.attempts + holding.sends >= MAX_UNLISTED_SENDS:
+                raise
+            raise Settling(unlisted.wait) from unlisted
         except AmbiguousLaunch:
             raise  # outcome unknown: the attempt mark makes the next try look it up first
         except LedgerError:
@@ -142,6 +153,8 @@ class _Holding:
         self.owner = owner
         self.lease = lease
         self.sent_any = False
+        #: Requests that may create or change the run, sent under this claim.
+        self.sends = 0
         #: The claim ended with the row's answer (recording it releases the claim).
         self.ended = False
         self._renewed = time.monotonic()
@@ -151,6 +164,7 @@ class _Holding:
         if not self.ledger.sent(self.key, self.owner, self.lease):
             raise Claimed(CLAIM_POLL)
         self.sent_any = True
+        self.sends += 1
         self._renewed = time.monotonic()
 
     def keep(self) -> None:

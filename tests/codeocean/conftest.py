@@ -48,6 +48,17 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("RUNHUB_HOME", str(tmp_path / "home"))
 
 
+#: Code Ocean's listing is trusted 5 s after a lost answer; these in-process tests
+#: use less so that each ambiguous launch costs a fraction of a second.
+SETTLE = 0.3
+
+
+@pytest.fixture(autouse=True)
+def _quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    quick = CodeOceanBackend.capabilities.model_copy(update={"launch_settle": SETTLE})
+    monkeypatch.setattr(CodeOceanBackend, "capabilities", quick)
+
+
 def plugins() -> Registry:
     """A registry holding only the Code Ocean backend."""
     return Registry(

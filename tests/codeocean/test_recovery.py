@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from runhub_codeocean.errors import UnsettledLaunch
 from runhub_codeocean.matching import Verdict, assets_verdict, params_verdict, sort_out
 
 from runhub.client import AsyncClient, Client
-from runhub.errors import AmbiguousLaunch
+from runhub.errors import AmbiguousLaunch, NotYetListed
 from runhub.ledger import Ledger
 from runhub.spec import RunSpec
 from runhub.testing.emulator import FaultPlan, mock_transport
@@ -22,6 +23,7 @@ from .conftest import (
     FASTQ_ASSET,
     QC_CAPSULE,
     REFERENCE_ASSET,
+    SETTLE,
     URL,
     make_client,
     pipeline_spec,
@@ -59,6 +61,42 @@ def test_no_run_created_launches_once_more(app: CodeOceanEmulator, kind: str) ->
     assert app.requests.count(POSTS) == 1  # the dropped one never reached the app
     assert ("GET", f"capsules/{ART_CAPSULE}/computations") in app.requests
     assert "recovered" not in status.extra
+
+
+def test_a_run_listed_only_after_the_lookup_is_adopted_not_launched_again(
+    app: CodeOceanEmulator,
+) -> None:
+    """The answer is lost and the platform creates the run later (a request still
+    queued when the client gave up): the first lookup finds nothing, and runhub
+    waits for the listing to settle and looks again instead of sending a second
+    POST."""
+    faults = FaultPlan(late_seconds=SETTLE / 3, only=["POST /api/v1/computations"])
+    faults.push("late")
+    with make_client(app, faults) as client:
+        status = client.launch(spec(parameters=["75"]), batch="b", row_key="row-1")
+    assert faults.counts["late"] == 1
+    assert app.created == [status.ref.id]
+    assert status.extra["recovered"] is True
+    assert app.requests.count(POSTS) == 1
+
+
+def test_without_a_ledger_a_run_not_listed_yet_is_left_ambiguous(
+    app: CodeOceanEmulator,
+) -> None:
+    faults = FaultPlan(late_seconds=SETTLE / 3, only=["POST /api/v1/computations"])
+    faults.push("late")
+    with Client(
+        settings={"codeocean": {"url": URL, "api_token": DEFAULT_TOKEN}},
+        transport=mock_transport(app, faults),
+        policy=FAST,
+        plugins=plugins(),
+        ledger=False,
+    ) as client:
+        with pytest.raises(NotYetListed, match="not sent again before the listing has settled"):
+            client.launch(spec(parameters=["75"]))
+        time.sleep(SETTLE)
+    assert len(app.created) == 1  # the late request made its run; nothing else was sent
+    assert app.requests.count(POSTS) == 1
 
 
 def test_recovery_never_claims_an_earlier_launch(app: CodeOceanEmulator) -> None:

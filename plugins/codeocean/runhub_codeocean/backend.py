@@ -33,6 +33,7 @@ from runhub.errors import (
     AmbiguousLaunch,
     ConfigError,
     NotFound,
+    NotYetListed,
     PlatformError,
     RunhubError,
 )
@@ -187,10 +188,24 @@ class CodeOceanBackend(Backend):
             except AmbiguousLaunch as lost:
                 # The run may exist (a dropped answer, 500/503...): look before any
                 # second POST. UnsettledLaunch propagates when the looking cannot say.
+                failed_at = self.now()
                 found = yield from self._recover(plan, started, cause=lost.message)
                 if found is None:
                     if attempt >= self.max_launch_attempts:
                         raise
+                    unsettled = self.capabilities.launch_settle - (self.now() - failed_at)
+                    if unsettled > 0:
+                        # A request whose answer was lost may still be queued on the
+                        # platform: an empty listing now proves nothing. The ledger
+                        # looks again once it has settled (runhub.tracking).
+                        raise NotYetListed(
+                            f"{lost.message}; no run of {plan.kind} {plan.target} is listed"
+                            " yet, and it is not sent again before the listing has settled"
+                            f" ({self.capabilities.launch_settle:g} s)",
+                            wait=unsettled,
+                            method=lost.method,
+                            url=lost.url,
+                        ) from lost
                     log.warning(
                         "launch of %s %s: no run was created; launching again",
                         plan.kind,
