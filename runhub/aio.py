@@ -8,6 +8,7 @@ request per page on ICA, one per capsule on Code Ocean).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -26,7 +27,7 @@ from runhub.clientbase import (
     new_batch_id,
     new_key,
 )
-from runhub.errors import RunhubError, WaitTimeout
+from runhub.errors import RunhubError, WaitTimeout, is_transient
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
@@ -36,6 +37,9 @@ from runhub.tracking import Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
 
 T = TypeVar("T")
+log = logging.getLogger("runhub.watch")
+#: Polls in a row that may fail (past the transport's retries) before a watch gives up.
+WATCH_PATIENCE = 3
 
 if TYPE_CHECKING:
     import httpx
@@ -336,8 +340,23 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         pending = {as_ref(r) for r in refs}
         seen: dict[RunRef, tuple[str, str | None]] = {}
         delays = iter((poll or PollSchedule()).delays())
+        failed = 0
         while pending:
-            current = await self.statuses(sorted(pending, key=str))
+            try:
+                current = await self.statuses(sorted(pending, key=str))
+            except RunhubError as error:
+                if not is_transient(error):
+                    raise
+                # One poll that failed past the transport's retries says nothing
+                # about the runs: poll again, and give up only on a platform that
+                # keeps failing (a dead one fails fast, see RetryPolicy.silence_limit).
+                failed += 1
+                if failed >= WATCH_PATIENCE:
+                    raise
+                log.warning("polling %d run(s) failed (%s); polling again", len(pending), error)
+                await asyncio.sleep(next(delays))
+                continue
+            failed = 0
             for status in current:
                 mark = (status.state.value, status.native)
                 if seen.get(status.ref) != mark:

@@ -183,6 +183,15 @@ class WaitTimeout(RunhubError):
         self.last = last
 
 
+def is_transient(error: BaseException) -> bool:
+    """True for an error a later try may not meet: the network failing, or the
+    platform answering 5xx, past the transport's retries (not a rate limit, not
+    an answer about the request itself)."""
+    if isinstance(error, TransportError):
+        return True
+    return type(error) is PlatformError and (error.status or 500) >= 500
+
+
 __all__ = [
     "AmbiguousLaunch",
     "AuthError",
@@ -198,4 +207,5 @@ __all__ = [
     "TransportError",
     "Unsupported",
     "WaitTimeout",
+    "is_transient",
 ]

@@ -276,3 +276,38 @@ def test_wait_reports_each_change_once(client: Client, platform: ToyPlatform) ->
     final = client.wait(launched.ref, poll=FAST_POLL, on_change=lambda s: seen.append(s.state))
     assert final.ok
     assert seen == [RunState.RUNNING, RunState.SUCCEEDED]
+
+
+class FlakyPlatform(ToyPlatform):
+    """Answers the next ``outage`` status reads with 503, then recovers."""
+
+    outage = 0
+
+    def handle(self, req: httpx.Request) -> httpx.Response:
+        if req.method == "GET" and req.url.path.startswith("/runs/") and self.outage > 0:
+            self.outage -= 1
+            return httpx.Response(503, text="Service Unavailable")
+        return super().handle(req)
+
+
+async def test_watch_outlasts_a_poll_that_failed_past_its_retries(toy_plugins: Registry) -> None:
+    platform = FlakyPlatform()
+    async with aclient(platform, toy_plugins) as client:
+        run = await client.launch(RunSpec(pipeline="p"), "toy")
+        platform.outage = POLICY.attempts + 1  # the first poll fails whole, the next recovers
+        seen = [s async for s in client.watch([run.ref], poll=FAST_POLL)]
+    assert seen[-1].state is RunState.SUCCEEDED
+    assert platform.outage == 0
+
+
+async def test_watch_gives_up_on_a_platform_that_keeps_failing(toy_plugins: Registry) -> None:
+    from runhub.aio import WATCH_PATIENCE
+    from runhub.errors import PlatformError
+
+    platform = FlakyPlatform()
+    async with aclient(platform, toy_plugins) as client:
+        run = await client.launch(RunSpec(pipeline="p"), "toy")
+        platform.outage = 10**6
+        with pytest.raises(PlatformError):
+            _ = [s async for s in client.watch([run.ref], poll=FAST_POLL)]
+    assert 10**6 - platform.outage == WATCH_PATIENCE * POLICY.attempts

@@ -164,7 +164,7 @@ async def watch(
     yielded as a Problem and no longer asked; a network or platform error is
     given :data:`PATIENCE` polls before it is.
     """
-    from runhub.errors import PlatformError, TransportError
+    from runhub.errors import is_transient
 
     pending = list(dict.fromkeys(refs))
     seen: dict[str, tuple[str, str | None]] = {}
@@ -174,9 +174,7 @@ async def watch(
         for outcome in await astatuses(client, pending):
             key = str(outcome.ref)
             if isinstance(outcome, Problem):
-                passing = isinstance(outcome.error, TransportError) or (
-                    type(outcome.error) is PlatformError and (outcome.error.status or 500) >= 500
-                )
+                passing = is_transient(outcome.error)
                 strikes[key] = strikes.get(key, 0) + 1
                 if passing and strikes[key] < PATIENCE:
                     continue
