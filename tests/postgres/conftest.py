@@ -6,11 +6,14 @@ tests/conftest.py); each test gets a database of its own.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from runhub.ledger import Ledger
+
+sys.path.insert(0, str(Path(__file__).parent))  # pgrelay.py
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
