@@ -19,6 +19,8 @@ def _own_runhub_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Clients record launches in the default ledger (RUNHUB_HOME): each test gets
     a home of its own, never the developer's."""
     monkeypatch.setenv("RUNHUB_HOME", str(tmp_path / "runhub-home"))
+    # A developer's team ledger (RUNHUB_LEDGER) must never receive test launches.
+    monkeypatch.delenv("RUNHUB_LEDGER", raising=False)
 
 
 @pytest.fixture(autouse=True)
