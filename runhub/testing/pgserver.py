@@ -69,7 +69,10 @@ def _server_user() -> str | None:
 class TempPostgres:
     """A PostgreSQL cluster in a temporary folder, served on 127.0.0.1:``port``."""
 
-    def __init__(self, bindir: Path, root: Path, port: int, user: str | None) -> None:
+    def __init__(
+        self, bindir: Path, root: Path, port: int, user: str | None, *, durable: bool = False
+    ) -> None:
+        self.durable = durable
         self.bindir = bindir
         self.root = root
         self.data = root / "data"
@@ -79,13 +82,15 @@ class TempPostgres:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, bindir: Path | None = None) -> Iterator[TempPostgres]:
-        """initdb a new cluster, start it, and remove it all afterwards."""
+    def start(cls, bindir: Path | None = None, *, durable: bool = False) -> Iterator[TempPostgres]:
+        """initdb a new cluster, start it, and remove it all afterwards. Tests skip
+        fsync; ``durable`` keeps PostgreSQL's defaults (every commit flushed), for
+        benchmarks."""
         found = bindir or find_bin()
         if found is None:
             raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl, postgres) found")
         root = Path(tempfile.mkdtemp(prefix="runhub-pg-"))
-        server = cls(found, root, _free_port(), _server_user())
+        server = cls(found, root, _free_port(), _server_user(), durable=durable)
         try:
             server._init()
             server.start_server()
@@ -122,13 +127,13 @@ class TempPostgres:
             "--no-sync",
         )
         pwfile.unlink()
+        fast = "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 "\nlisten_addresses = '127.0.0.1'\n"
                 f"port = {self.port}\n"
                 "unix_socket_directories = ''\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                "max_connections = 200\n"
+                "max_connections = 200\n" + ("" if self.durable else fast)
             )
 
     def start_server(self) -> None:
