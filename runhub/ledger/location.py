@@ -46,7 +46,13 @@ def configured(profile: str | None = None) -> Configured:
     from runhub.config import load_profile, profile_name
     from runhub.errors import ConfigError
 
-    value = load_profile(profile).get(PROFILE_KEY)
+    try:
+        value = load_profile(profile).get(PROFILE_KEY)
+    except ConfigError:
+        if not _profile_missing(profile):
+            raise  # a profile file that cannot be read: never guess the ledger
+        value = None  # no such profile: its ledger is the default (commands that
+        # need the profile's backend settings say it is missing)
     if value is not None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(
@@ -55,6 +61,22 @@ def configured(profile: str | None = None) -> Configured:
             )
         return Configured(_as_location(value.strip()), f"profile {profile_name(profile)}")
     return Configured(default_path(), "default")
+
+
+def _profile_missing(profile: str | None) -> bool:
+    """True if the profile file is absent, or readable and without this profile."""
+    import tomllib
+
+    from runhub.config import config_path, profile_name
+
+    path = config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return profile_name(profile) not in data
 
 
 def is_url(location: str | Path) -> bool:

@@ -145,11 +145,13 @@ def test_a_server_restart_between_operations_is_ridden_out(
 ) -> None:
     ledger = Ledger(pg_url)
     (record,) = ledger.intents([Intent("toy", "h", "b", "r")])
-    restart = threading.Thread(target=postgres_server.restart, kwargs={"down_for": 1.0})
-    restart.start()
-    time.sleep(0.3)  # the server is going down or down: the claim waits for it
-    assert ledger.claim(record, "me/1/a", 600).mine
-    restart.join()
+    postgres_server.stop_server()  # every connection dropped; down for a second
+    starting = threading.Timer(1.0, postgres_server.start_server)
+    starting.start()
+    try:
+        assert ledger.claim(record, "me/1/a", 600).mine  # waits for the server, then claims
+    finally:
+        starting.join()
     assert ledger.get(record.key).claim_owner == "me/1/a"  # type: ignore[union-attr]
     assert ledger.store.db.reconnects >= 1  # type: ignore[attr-defined]
 

@@ -225,7 +225,7 @@ def test_the_database_restarting_mid_batch_launches_every_row_once(
     _write_batch(tmp_path, name, 5000)
     url = server.create_database("restarted")
     with serve(name, speed=50.0) as platform:
-        gate = Gate(platform)
+        gate = Gate(platform, hold=0.5)  # the batch outlasts the restart by seconds
         platform.server.app = gate
         restarted = threading.Event()
 
@@ -233,7 +233,7 @@ def test_the_database_restarting_mid_batch_launches_every_row_once(
             server.restart(down_for=1.0)
             restarted.set()
 
-        gate.at, gate.then = 4, lambda: threading.Thread(target=restart).start()
+        gate.at, gate.then = 2, lambda: threading.Thread(target=restart).start()
         # The default retry policy: while the ledger reconnects, answers in flight
         # wait for it (QUICK's 2 s deadline would give up on them: a re-run resumes).
         result = _finish(_batch(platform, tmp_path, "home", url, quick=False))
