@@ -2,7 +2,8 @@
 
 ``python bench/_serve.py ica|codeocean [--latency S] [--rate-limit R] [--speed X]``
 prints the URL, then answers commands read from stdin, one per line:
-``stats`` prints one JSON line (requests answered, 429s, requests per route) and
+``stats`` prints one JSON line (requests answered, 429s, requests per route, runs
+created) and
 ``reset`` zeroes the counts. End of input stops the server.
 
 It is ``python -m runhub_<backend>.emulator`` (the same :class:`EmulatorServer`, the
@@ -53,6 +54,14 @@ def make_app(backend: str, speed: float) -> EmulatorApp:
     return CodeOceanEmulator(clock=Clock(speed))
 
 
+def _runs(app: EmulatorApp) -> int:
+    """Runs the emulator has created (its own state, not a count of requests)."""
+    made = getattr(app, "analyses", None)
+    if made is None:
+        made = getattr(app, "created", ())
+    return len(made)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("backend", choices=["ica", "codeocean"])
@@ -73,7 +82,8 @@ def main() -> None:
                 routes = dict(app.routes)
             limited = limit.limited if limit else 0
             answered = sum(routes.values())
-            stats = {"requests": answered + limited, "limited": limited, "routes": routes}
+            stats = {"requests": answered + limited, "limited": limited, "routes": routes,
+                     "runs": _runs(app.app)}  # fmt: skip
             print(json.dumps(stats), flush=True)
         elif command == "reset":
             with app._lock:

@@ -103,7 +103,7 @@ class _ClientBase:
         if self._ledger is None:
             from runhub.ledger import Ledger
 
-            self._ledger = Ledger()
+            self._ledger = Ledger(profile=self.profile)
             self._owns_ledger = True
         return self._ledger or None
 
@@ -123,9 +123,10 @@ class _ClientBase:
         """The ledger to update with statuses: one given or already open, or the
         default one if it exists (a status check alone never creates a ledger)."""
         if self._ledger is None:
-            from runhub.ledger import default_location
+            from runhub.ledger.location import configured, is_url
 
-            if not default_location().exists():
+            where = configured(self.profile).location
+            if not is_url(where) and not Path(where).exists():
                 return None
         return self.ledger
 

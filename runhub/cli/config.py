@@ -20,6 +20,8 @@ backend = "local"              # used when neither --backend nor the spec names 
 # server_url = "ica.illumina.com"
 # project_id = "00000000-0000-0000-0000-000000000000"
 
+# ledger = "postgresql://me@db.example.org/runhub"   # a team's shared ledger
+
 # [default.codeocean]
 # url = "https://codeocean.example.org"
 
@@ -63,10 +65,13 @@ def show(session: Session, only: str | None, output: str) -> None:
     """Effective settings of every backend, with their source; secrets masked.
 
     Sources, strongest first: flag (-S BACKEND.FIELD=VALUE), env (the variable's
-    name), profile (the profile file), default.
+    name), profile (the profile file), default. The ledger line says which ledger
+    commands record into (RUNHUB_LEDGER, the profile's `ledger`, or the default),
+    with any password in its URL masked.
     """
     from runhub.cli.helpers.settingsview import effective
     from runhub.config import config_path, load_profile, profile_name
+    from runhub.ledger.location import configured, masked
     from runhub.plugins import registry
 
     found = registry()
@@ -84,17 +89,20 @@ def show(session: Session, only: str | None, output: str) -> None:
                 profile_name=profile_name(session.profile),
             )
         )
+    ledger = configured(session.profile)
     if output == "json":
         render.echo_json(
             {
                 "profile": profile_name(session.profile),
                 "config": str(config_path()),
                 "default_backend": tables.get("backend"),
+                "ledger": {"value": masked(ledger.location), "source": ledger.source},
                 "settings": [r.to_dict() for r in rows],
             }
         )
         return
     click.echo(f"# profile {profile_name(session.profile)} from {config_path()}")
+    click.echo(f"# ledger {masked(ledger.location)} ({ledger.source})")
     click.echo(
         render.table(
             ("BACKEND", "SETTING", "VALUE", "SOURCE"),

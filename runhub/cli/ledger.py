@@ -1,4 +1,5 @@
-"""``runhub ledger``: the ledger itself (backups; room for ``info`` and ``copy``)."""
+"""``runhub ledger``: the ledger itself (backup here; ``info`` and ``copy`` in their
+own modules, ledger_info.py and ledger_copy.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from pathlib import Path
 import click
 
 from runhub.cli.helpers.session import Session, pass_session
+from runhub.cli.ledger_copy import copy
+from runhub.cli.ledger_info import info
 
 
 @click.group()
 def ledger() -> None:
-    """The ledger of launches (RUNHUB_HOME/ledger.sqlite) itself."""
+    """The ledger of launches itself (RUNHUB_LEDGER, else RUNHUB_HOME/ledger.sqlite)."""
 
 
 @ledger.command()
@@ -41,5 +44,8 @@ def backup(session: Session, dest: Path, force: bool) -> None:
     count = the_ledger.backup(dest)
     click.echo(f"backed up {count} launch{'es' if count != 1 else ''} to {dest}")
 
+
+ledger.add_command(info)
+ledger.add_command(copy)
 
 COMMANDS = (ledger,)

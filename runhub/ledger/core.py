@@ -43,14 +43,26 @@ def default_location() -> Path:
 
 
 class Ledger:
-    """The launch ledger at ``location`` (default ``<runhub home>/ledger.sqlite``).
+    """The launch ledger at ``location``.
 
-    ``location`` is a file path (SQLite) or a URL of a registered store. Use as a
+    ``location`` is a file path (SQLite) or a URL of a registered store
+    (``postgresql://user@host/db``); by default ``RUNHUB_LEDGER``, else the
+    ``ledger`` key of ``profile``, else ``<runhub home>/ledger.sqlite``. Use as a
     context manager, or call :meth:`close` when done, so the record is complete in
     its own file (it is also closed at interpreter exit).
     """
 
-    def __init__(self, location: str | Path | None = None, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        *,
+        store: Store | None = None,
+        profile: str | None = None,
+    ) -> None:
+        if store is None and location is None:
+            from runhub.ledger.location import configured
+
+            location = configured(profile).location
         self.store: Store = store or open_store(location or default_location())
 
     def __repr__(self) -> str:

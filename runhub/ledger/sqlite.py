@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runhub.errors import LedgerError
 from runhub.ledger.records import (
@@ -41,6 +41,9 @@ from runhub.ledger.sqlite_files import Counts, Mark, check_mark, guarded
 from runhub.ledger.sqlite_schema import MIGRATIONS
 from runhub.ledger.store import Query, Result
 
+if TYPE_CHECKING:
+    from runhub.ledger.transfer import Snapshot
+
 #: Seconds a write waits for another process's transaction before failing.
 BUSY_TIMEOUT = 30.0
 _OPEN: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
@@ -49,6 +52,8 @@ _NOT_LAUNCHED = "ref IS NULL"
 
 class SqliteStore:
     """The ledger in the SQLite file at ``path`` (created and migrated on open)."""
+
+    kind = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -479,6 +484,34 @@ class SqliteStore:
             )
             cursor = db.execute(f"DELETE FROM launches WHERE {old}", {"t": older_than})
             return cursor.rowcount
+
+    # -- whole ledger (runhub/ledger/sqlite_transfer.py) ---------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (see :class:`Store`)."""
+        from runhub.ledger import sqlite_transfer
+
+        with guarded(self.path, "read it"), self._lock:
+            return sqlite_transfer.counts(self.connection)
+
+    def export(self) -> Snapshot:
+        """Every row, in one transaction."""
+        from runhub.ledger import sqlite_transfer
+
+        with self._write("read it") as db:
+            return sqlite_transfer.export(db)
+
+    def merge(self, snapshot: Snapshot) -> dict[str, int]:
+        """Add the rows of ``snapshot`` this ledger lacks (see :class:`Store`)."""
+        from runhub.ledger import sqlite_transfer
+
+        with self._write("copy launches into it") as db:
+            check_mark(self.path, _counts(db))
+            added, sends = sqlite_transfer.merge(db, snapshot)
+            counts = _count(db, "written", added["launches"])
+            counts = _count(db, "sent", sends)
+        self._mark.raise_to(counts)
+        return added
 
 
 def _counts(db: sqlite3.Connection) -> Counts:

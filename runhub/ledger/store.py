@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from runhub.ledger.records import Intent, Launch, SpecRecord
+    from runhub.ledger.transfer import Snapshot
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Store(Protocol):
 
     #: Shown in messages: a path, or a URL without its password.
     location: str
+    #: What kind of store this is ("sqlite", "postgresql"), for ``runhub ledger info``.
+    kind: str
 
     # -- intents: rows written before any request ------------------------------------
 
@@ -195,9 +198,33 @@ class Store(Protocol):
         """Make every write durable in the store's own files and release it."""
         ...
 
+    # -- whole ledger (runhub ledger info / copy; runhub.ledger.transfer) ----------------
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: ``launches``, ``launched``, ``claimed``, ``pruned``, ``specs``."""
+        ...
+
+    def export(self) -> Snapshot:
+        """Every row (launches oldest first, tombstones, specs), in one transaction."""
+        ...
+
+    def merge(self, snapshot: Snapshot) -> dict[str, int]:
+        """Add the rows of ``snapshot`` this store lacks, in one transaction: a launch
+        whose key or (batch, row key) is here already, a tombstone whose (batch, row
+        key) is, a spec whose key is, is skipped. The rows added per table
+        (``launches``, ``pruned``, ``specs``)."""
+        ...
+
+
+def _postgres(location: str) -> Store:
+    # Imported on use: psycopg is an optional extra (runhub[postgres]).
+    from runhub.ledger.postgres import PostgresStore
+
+    return PostgresStore(location)
+
 
 #: URL scheme -> factory(location) for stores other than a SQLite path.
-SCHEMES: dict[str, Callable[[str], Store]] = {}
+SCHEMES: dict[str, Callable[[str], Store]] = {"postgresql": _postgres, "postgres": _postgres}
 
 
 def open_store(location: str | Path) -> Store:

@@ -106,3 +106,15 @@ def test_transfer(tmp_path: Path) -> None:
     assert got["content_addressing"]["second"]["bytes_sent"] == 0
     assert got["content_addressing"]["first"]["bytes_sent"] > 0
     written(tmp_path, "transfer")
+
+
+def test_ledger(tmp_path: Path, postgres_server: Any) -> None:
+    del postgres_server  # only for its skip (or, under CI, failure) without a server
+    got = script("ledger").main(["--n", "20", "--rows", "8", "--processes", "2"])
+    assert set(got["recording"]) == {"sqlite", "postgresql", "postgresql, synchronous_commit=off"}
+    assert all(r["launches"] == 20 for r in got["recording"].values())
+    for race in got["race"].values():
+        assert race["runs_created"] == 8
+        assert race["exit_codes"] == [0, 0]
+        assert sum(race["launched_by_process"]) == 8
+    written(tmp_path, "ledger")

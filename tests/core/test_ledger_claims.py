@@ -49,10 +49,26 @@ class Toy(ToyBackend):
         return Toy.found
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    """Each claim test runs on both stores: the same rules, the same outcomes
+    (PostgreSQL: a real server, see tests/conftest.py)."""
     Toy.recovered, Toy.found = [], None
+    if request.param == "postgresql":
+        return Ledger(request.getfixturevalue("pg_url"))
     return Ledger(tmp_path / "ledger.sqlite")
+
+
+def set_columns(ledger: Ledger, key: str, **values: float) -> None:
+    """Rewrite columns of one row behind the ledger's back (a lease that ran out)."""
+    names = list(values)
+    if ledger.path is not None:  # SQLite
+        assign = ", ".join(f"{n} = ?" for n in names)
+        ledger._db().execute(f"UPDATE launches SET {assign} WHERE key = ?", [*values.values(), key])
+        return
+    assign = ", ".join(f"{n} = %s" for n in names)
+    sql = f"UPDATE launches SET {assign} WHERE key = %s"
+    ledger.store.db.run("test", lambda db: db.execute(sql, [*values.values(), key]))  # type: ignore[attr-defined]
 
 
 def backend() -> Toy:
@@ -167,10 +183,8 @@ def test_taking_over_an_expired_lease_waits_as_if_sent_at_its_end(ledger: Ledger
     platform's settle time from then."""
     record = row(ledger)
     hold(ledger, record, "another-host/1/abc", lease=LONG, sent=True)
-    db = ledger._db()
     long_ago, expired = time.time() - 3600, time.time() - 1
-    db.execute("UPDATE launches SET attempted_at = ?, sent_at = ?, claim_until = ? WHERE key = ?",
-               (long_ago, long_ago, expired, record.key))  # fmt: skip
+    set_columns(ledger, record.key, attempted_at=long_ago, sent_at=long_ago, claim_until=expired)
     gen = tracked_launch(backend(), SPEC, record, ledger, lease=LONG)
     assert isinstance(gen, Generator)
     with pytest.raises(Settling) as settling:
@@ -192,8 +206,7 @@ def test_a_launch_that_lost_its_claim_sends_nothing_more(ledger: Ledger) -> None
     assert holder is not None
     assert holder.claim_owner is not None
     # ... for longer than its lease; another host takes the row over meanwhile
-    db = ledger._db()
-    db.execute("UPDATE launches SET claim_until = ? WHERE key = ?", (time.time() - 1, record.key))
+    set_columns(ledger, record.key, claim_until=time.time() - 1)
     taken = ledger.claim(record, "another-host/1/new", LONG)
     assert taken.mine
     with pytest.raises(Claimed):

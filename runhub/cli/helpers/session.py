@@ -58,12 +58,13 @@ class Session:
         return self._client
 
     def ledger(self) -> Ledger:
-        """The ledger (RUNHUB_HOME/ledger.sqlite), opened once per invocation and
-        closed with it, so the file is whole on its own when the command ends."""
+        """The ledger (RUNHUB_LEDGER, the profile's ``ledger``, else
+        RUNHUB_HOME/ledger.sqlite), opened once per invocation and closed with it,
+        so the file is whole on its own when the command ends."""
         if self._ledger is None:
             from runhub.ledger import Ledger
 
-            self._ledger = Ledger()
+            self._ledger = Ledger(profile=self.profile)
         return self._ledger
 
     def _new_client(self) -> Client:
