@@ -17,6 +17,7 @@ DISTRIBUTIONS = {
     "runhub": (REPO, "runhub"),
     "runhub-ica": (REPO / "plugins" / "ica", "runhub_ica"),
     "runhub-codeocean": (REPO / "plugins" / "codeocean", "runhub_codeocean"),
+    "runhub-wes": (REPO / "plugins" / "wes", "runhub_wes"),
 }
 
 pytest.importorskip("build", reason="the 'build' package (test extra) builds the distributions")
