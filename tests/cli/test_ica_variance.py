@@ -178,3 +178,41 @@ def test_unusable_data_and_bad_names_fail_before_any_create(
     cli("launch", str(named)).fails(2, "name")
     assert len(ica.app.log) == before  # refused offline
     assert ica.app.created == []
+
+
+CUSTOM_INPUT = """\
+backend: ica
+pipeline: nf-core-rnaseq-3-14-0
+name: custom A
+mounts:
+  - {source: /reference/GRCh38.fa, input: input}
+parameters: {outdir: out}
+options:
+  ica: {kind: nextflow-custom}
+"""
+
+
+def test_custom_input_launch_mounts_a_file_name_and_downloads_by_name(
+    cli: Any, tmp_path: Path, ica: Ica
+) -> None:
+    import json
+
+    spec = write(tmp_path, "custom.yaml", CUSTOM_INPUT)
+    launched = cli("launch", str(spec), "--wait", "--poll", "0.05", "-o", "json")
+    assert launched.code == 0, launched.err
+    assert launched.json()["run"]["state"] == "SUCCEEDED"
+    (sent,) = ica.app.created
+    ai = sent["analysisInput"]
+    genome = next(r for r in ica.app.world.data.values() if r.path == "/reference/GRCh38.fa")
+    # the mount path ends with the data's own name, and the custom input points at it
+    assert ai["mounts"] == [{"dataId": genome.id, "mountPath": "GRCh38.fa"}]
+    assert json.loads(ai["customInput"])["input"] == "GRCh38.fa"
+    into = tmp_path / "results"
+    got = cli("outputs", launched.json()["run"]["ref"], "--download", str(into), "-o", "json")
+    assert got.code == 0, got.err
+    rows = got.json()
+    assert rows
+    for row in rows:  # output paths are names under the target, never the machine's mounts
+        relative = Path(row["path"]).relative_to(into).as_posix()
+        assert not relative.startswith(("/", "ces"))
+        assert (into / relative).stat().st_size == row["size"]
