@@ -11,6 +11,7 @@ authenticate once, find the exact data, and download the outputs.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -195,8 +196,6 @@ options:
 def test_custom_input_launch_mounts_a_file_name_and_downloads_by_name(
     cli: Any, tmp_path: Path, ica: Ica
 ) -> None:
-    import json
-
     spec = write(tmp_path, "custom.yaml", CUSTOM_INPUT)
     launched = cli("launch", str(spec), "--wait", "--poll", "0.05", "-o", "json")
     assert launched.code == 0, launched.err
