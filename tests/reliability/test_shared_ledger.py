@@ -144,13 +144,17 @@ def killed_elsewhere(name: str, server: TempPostgres, tmp: Path) -> dict[str, An
         gate.at, gate.then = 3, lambda: os.killpg(victim.pid, signal.SIGKILL)
         victim.communicate(timeout=240)
         held = [r for r in Ledger(url).runs(limit=None) if r.claim_owner and not r.ref]
-        started = time.monotonic()
         survivor = _finish(_batch(platform, work, "home-b", url))
+        after = {r.key: r for r in Ledger(url).runs(limit=None)}
         return {
             "victim_code": victim.returncode,
             "held": len(held),
             "held_by_elsewhere": all(not r.claim_owner.startswith(_here()) for r in held),  # type: ignore[union-attr]
-            "waited": time.monotonic() - started,
+            # Taken over no earlier than the lease's end: a takeover raises the row's
+            # latest send to the old lease's end, and a send after it is later still.
+            "taken_after_lease": [
+                (after[r.key].sent_at or 0) >= (r.claim_until or 0) for r in held
+            ],
             "survivor": survivor,
             "created": platform.created_ids(),
             "ledger": _ledger_refs(url, N),
@@ -211,7 +215,7 @@ def test_a_launcher_killed_on_another_machine_is_taken_over_after_its_lease(
     assert got["victim_code"] == -signal.SIGKILL
     assert got["held"] >= 1  # it died holding rows, with creates in flight
     assert got["held_by_elsewhere"]  # owners this host cannot judge: only the lease frees them
-    assert got["waited"] >= 20  # its rows were left alone until its lease ran out (>= 30 s)
+    assert all(got["taken_after_lease"])  # its rows were left alone until its lease ended
     assert got["survivor"]["code"] == 0, got["survivor"]["err"]
     assert len(got["created"]) == N, len(got["created"])  # never launched twice
     assert sorted(got["survivor"]["refs"]) == sorted(got["ledger"])
