@@ -93,6 +93,8 @@ def masked(location: str | Path) -> str:
         return text
     try:
         parts = urlsplit(text)
+        if not parts.netloc and "password=" not in parts.query.lower():
+            return text  # nothing secret to hide (postgresql:///db: a local socket)
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, hostport = netloc.rpartition("@")

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from runhub.errors import ConfigError, LedgerError
 from runhub.ledger.location import masked, password_of
@@ -61,7 +62,9 @@ class Connection:
     def __init__(self, url: str) -> None:
         self.url = url
         self.location = masked(url)
-        self._secret = password_of(url)
+        # The password as given (maybe %-encoded) and decoded: scrubbed from messages.
+        secret = password_of(url)
+        self._secrets = [s for s in {secret, quote(secret or "", safe="")} if s]
         self._psycopg = import_psycopg(url)
         self._lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
@@ -135,12 +138,15 @@ class Connection:
     def error(self, error: Exception, doing: str) -> LedgerError:
         """``error`` from psycopg as one line: the ledger, what is wrong, what to do."""
         text = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         state = getattr(error, "sqlstate", None) or ""
         lowered = text.lower()
         where = f"the ledger {self.location}"
-        if "password authentication failed" in lowered or state in ("28P01", "28000"):
+        if "invalid" in lowered and ("connection option" in lowered or "uri" in lowered):
+            what = "is not a valid PostgreSQL URL"
+            todo = "write it as postgresql://user@host:port/database (RUNHUB_LEDGER or the profile)"
+        elif "password authentication failed" in lowered or state in ("28P01", "28000"):
             what, todo = "refused the login", "check the user and password in the ledger's URL"
         elif state == "3D000" or ("database" in lowered and "does not exist" in lowered):
             what, todo = "has no such database", "create it (createdb) or fix the URL's database"

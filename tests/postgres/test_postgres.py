@@ -212,3 +212,16 @@ def _status(ref: str) -> Any:
 
     backend, _, run = ref.partition(":")
     return RunStatus(RunRef(backend, run), RunState.QUEUED, "queued")
+
+
+def test_a_malformed_url_is_one_line_saying_how_to_write_it() -> None:
+    for url in (
+        f"postgresql://me:{PASSWORD}@127.0.0.1:notaport/db",
+        f"postgresql://me@127.0.0.1/db?nosuchoption=1&password={PASSWORD}",
+    ):
+        with pytest.raises(LedgerError) as failed:
+            Ledger(url)
+        text = str(failed.value)
+        assert "is not a valid PostgreSQL URL" in text
+        assert "postgresql://user@host:port/database" in text
+        assert PASSWORD not in text
