@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -41,20 +40,13 @@ def postgres_server() -> Iterator[Any]:
     cluster; see runhub/testing/pgserver.py). Skipped when no server binaries or
     no psycopg are installed, unless CI=true: CI installs both (.ci/run), so a
     missing server there is a failure, never a silent skip."""
-    from runhub.testing.pgserver import TempPostgres, find_bin
+    from runhub.testing.pgserver import TempPostgres, missing
 
-    missing = None
-    if find_bin() is None:
-        missing = (
-            "no PostgreSQL server binaries (initdb, pg_ctl, postgres): install Debian's "
-            "'postgresql' package, or set RUNHUB_PG_BIN to their folder"
-        )
-    elif importlib.util.find_spec("psycopg") is None:
-        missing = "psycopg is not installed: pip install -e '.[test]'"
-    if missing:
+    why = missing()
+    if why:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {missing}", pytrace=False)
-        pytest.skip(missing)
+            pytest.fail(f"CI=true but {why}", pytrace=False)
+        pytest.skip(why)
     with TempPostgres.start() as server:
         yield server
 

@@ -48,6 +48,20 @@ def find_bin() -> Path | None:
     return None
 
 
+def missing() -> str | None:
+    """Why a real server cannot be started here (no binaries, no psycopg), or None."""
+    import importlib.util
+
+    if find_bin() is None:
+        return (
+            "no PostgreSQL server binaries (initdb, pg_ctl, postgres): install Debian's "
+            "'postgresql' package, or set RUNHUB_PG_BIN to their folder"
+        )
+    if importlib.util.find_spec("psycopg") is None:
+        return "psycopg is not installed: pip install -e '.[test]'"
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

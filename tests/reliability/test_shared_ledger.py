@@ -33,7 +33,7 @@ from fault_scenario import template
 from platforms import PLATFORMS, Platform, serve
 
 from runhub.ledger import Ledger
-from runhub.testing.pgserver import PASSWORD, TempPostgres, find_bin
+from runhub.testing.pgserver import PASSWORD, TempPostgres, missing
 
 N = 12
 ROUNDS = (2, 3, 4)
@@ -170,8 +170,11 @@ def _here() -> str:
 @pytest.fixture(scope="module")
 def server() -> Iterator[TempPostgres]:
     """A server of this module's own: the restart test stops it."""
-    if find_bin() is None and os.environ.get("CI") != "true":
-        pytest.skip("no PostgreSQL server binaries (install Debian's 'postgresql' package)")
+    why = missing()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {why}", pytrace=False)
+        pytest.skip(why)
     with TempPostgres.start() as started:
         yield started
 
