@@ -3,10 +3,8 @@
 The same :class:`~runhub.ledger.store.Store` operations as the SQLite store, each
 one transaction (READ COMMITTED) through :class:`~.postgres_conn.Connection`:
 
-- intents are insert-or-get: ``INSERT ... ON CONFLICT DO NOTHING`` on the key and on
-  the unique (batch, row key), then a ``SELECT``; two processes recording the same
-  batch at once get the same rows (the second waits on the first's uncommitted
-  insert, then reads its row);
+- intents are insert-or-get (:mod:`.postgres_intents`): two processes recording
+  the same batch at once get the same rows;
 - claims, sends, renewals and releases are conditional ``UPDATE`` statements: the
   row lock an ``UPDATE`` takes makes a second taker re-check the condition against
   the first one's committed owner, so of several processes exactly one wins;
@@ -22,6 +20,10 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from runhub.ledger.postgres_conn import Connection, schema_version
+from runhub.ledger.postgres_intents import COLUMNS as _COLUMNS
+from runhub.ledger.postgres_intents import SELECT as _SELECT
+from runhub.ledger.postgres_intents import TOMB_COLUMNS as _TOMB_COLUMNS
+from runhub.ledger.postgres_intents import row_for
 from runhub.ledger.records import (
     ATTEMPT_MARK,
     ERROR,
@@ -30,8 +32,6 @@ from runhub.ledger.records import (
     Launch,
     SpecRecord,
     attempt_of,
-    launch_key,
-    random_key,
     row_family,
 )
 from runhub.ledger.store import Query, Result
@@ -43,13 +43,7 @@ if TYPE_CHECKING:
 
     Db = psycopg.Connection[Any]
 
-_COLUMNS = ", ".join(f.name for f in fields(Launch))
-_SELECT = f"SELECT {_COLUMNS} FROM launches"
 _NOT_LAUNCHED = "ref IS NULL"
-_TOMB_COLUMNS = (
-    "batch, row_key, key, backend, spec_hash, name, ref, ref_group, state, native,"
-    " created_at, launched_at, pruned_at"
-)
 
 
 class PostgresStore:
@@ -79,7 +73,7 @@ class PostgresStore:
         """Insert-or-get one row per intent, in one transaction."""
 
         def work(db: Db) -> list[Launch]:
-            return [_launch(_find(db, item) or _insert(db, item, now)) for item in wanted]
+            return [_launch(row_for(db, item, now)) for item in wanted]
 
         return self.db.run("record the launches", work)
 
@@ -366,128 +360,25 @@ class PostgresStore:
 
         return self.db.run("prune it", work)
 
-    # -- whole-ledger reads and writes (runhub ledger info / copy) -------------------------
+    # -- whole ledger (runhub/ledger/postgres_transfer.py) --------------------------------
 
     def counts(self) -> dict[str, int]:
-        """Rows per table: launches, tombstones, specs, and rows claimed right now."""
-        from runhub.ledger.transfer import COUNTS_SQL
+        """Rows per table (see :class:`Store`)."""
+        from runhub.ledger.postgres_transfer import counts
 
-        rows = self._rows(COUNTS_SQL)
-        return {str(r["name"]): int(r["n"]) for r in rows}
+        return self.db.run("read it", counts)
 
     def export(self) -> Snapshot:
-        """Every row, for copying into another ledger."""
-        from runhub.ledger.transfer import Snapshot
+        """Every row, in one transaction."""
+        from runhub.ledger.postgres_transfer import export
 
-        def work(db: Db) -> Snapshot:
-            launches = db.execute(f"{_SELECT} ORDER BY created_at, seq").fetchall()
-            tombs = db.execute(f"SELECT {_TOMB_COLUMNS} FROM pruned").fetchall()
-            specs = db.execute("SELECT key, spec, previous FROM launch_specs").fetchall()
-            return Snapshot(
-                [_launch(r) for r in launches],
-                [dict(r) for r in tombs],
-                [(r["key"], r["spec"], r["previous"]) for r in specs],
-            )
-
-        return self.db.run("read it", work)
+        return self.db.run("read it", export)
 
     def merge(self, snapshot: Snapshot) -> dict[str, int]:
-        """Add the rows of ``snapshot`` this ledger lacks (by key, and by batch and
-        row); rows it has are left as they are. Returns the rows added per table."""
-        from runhub.ledger.transfer import launch_values
+        """Add the rows of ``snapshot`` this ledger lacks (see :class:`Store`)."""
+        from runhub.ledger.postgres_transfer import merge
 
-        names = [f.name for f in fields(Launch)]
-        marks = ", ".join(["%s"] * len(names))
-        tomb_names = _TOMB_COLUMNS.split(", ")
-
-        def work(db: Db) -> dict[str, int]:
-            added = {"launches": 0, "pruned": 0, "specs": 0}
-            for launch in snapshot.launches:
-                added["launches"] += db.execute(
-                    f"INSERT INTO launches ({_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                    launch_values(launch),
-                ).rowcount
-            for tomb in snapshot.tombstones:
-                added["pruned"] += db.execute(
-                    f"INSERT INTO pruned ({_TOMB_COLUMNS})"
-                    f" SELECT {', '.join(['%s'] * len(tomb_names))}"
-                    " WHERE NOT EXISTS (SELECT 1 FROM launches WHERE batch = %s AND row_key = %s)"
-                    " ON CONFLICT DO NOTHING",
-                    [*(tomb[n] for n in tomb_names), tomb["batch"], tomb["row_key"]],
-                ).rowcount
-            for key, spec, previous in snapshot.specs:
-                added["specs"] += db.execute(
-                    "INSERT INTO launch_specs (key, spec, previous) VALUES (%s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    (key, spec, previous),
-                ).rowcount
-            return added
-
-        return self.db.run("copy launches into it", work)
-
-
-def _find(db: Db, item: Intent) -> dict[str, Any] | None:
-    """The row an intent already has (see Store.intents), or None."""
-    if item.key is not None:
-        row = db.execute(f"{_SELECT} WHERE key = %s FOR UPDATE", (item.key,)).fetchone()
-        if row is not None and _reusable(row, item):
-            db.execute("DELETE FROM launches WHERE key = %s", (item.key,))
-            return None
-        if row is not None:
-            return dict(row)
-    if item.batch is None or item.row_key is None:
-        return None
-    where = (item.batch, item.row_key)
-    row = db.execute(f"{_SELECT} WHERE batch = %s AND row_key = %s", where).fetchone()
-    if row is not None:
-        return dict(row)
-    # A pruned row that had a run: it comes back with its key and ref, so the batch
-    # re-attaches to that run instead of launching the row again.
-    tomb = db.execute(
-        f"DELETE FROM pruned WHERE batch = %s AND row_key = %s RETURNING {_TOMB_COLUMNS}", where
-    ).fetchone()
-    if tomb is None:
-        return None
-    db.execute(
-        "INSERT INTO launches (key, backend, spec_hash, batch, row_key, name, ref, ref_group,"
-        " state, native, attempts, created_at, attempted_at, launched_at, updated_at)"
-        " VALUES (%(key)s, %(backend)s, %(spec_hash)s, %(batch)s, %(row_key)s, %(name)s,"
-        " %(ref)s, %(ref_group)s, %(state)s, %(native)s, 1, %(created_at)s, %(launched_at)s,"
-        " %(launched_at)s, %(pruned_at)s) ON CONFLICT DO NOTHING",
-        tomb,
-    )
-    back = db.execute(f"{_SELECT} WHERE key = %s", (tomb["key"],)).fetchone()
-    return None if back is None else dict(back)
-
-
-def _insert(db: Db, item: Intent, now: float) -> dict[str, Any]:
-    """A new row for the intent, or the row a concurrent launcher just committed."""
-    key = item.key
-    if key is None and item.batch is not None and item.row_key is not None:
-        key = launch_key(item.batch, item.row_key)
-    key = key or random_key()
-    row = db.execute(
-        "INSERT INTO launches (key, backend, spec_hash, batch, row_key, name,"
-        " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
-        (key, item.backend, item.spec_hash, item.batch, item.row_key, item.name, now, now),
-    ).fetchone()
-    if row is None:  # another process inserted it first (it committed; we waited)
-        row = db.execute(f"{_SELECT} WHERE key = %s", (key,)).fetchone()
-        if row is None and item.batch is not None and item.row_key is not None:
-            row = db.execute(
-                f"{_SELECT} WHERE batch = %s AND row_key = %s", (item.batch, item.row_key)
-            ).fetchone()
-    assert row is not None, f"launch {key} neither inserted nor found"
-    return dict(row)
-
-
-def _reusable(row: dict[str, Any], item: Intent) -> bool:
-    """As the SQLite store: a caller's key may name a new launch when its row, for
-    another spec, never created a run (refused, or never sent) and nobody holds it."""
-    other = (row["spec_hash"], row["backend"]) != (item.spec_hash, item.backend)
-    unused = row["ref"] is None and (row["error"] is not None or row["attempted_at"] is None)
-    return other and unused and row["claim_owner"] is None
+        return self.db.run("copy launches into it", lambda db: merge(db, snapshot))
 
 
 def _launch(row: dict[str, Any]) -> Launch:
