@@ -10,14 +10,18 @@ its own keeps its logging and its threads away from the in-process CLI tests.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -26,15 +30,41 @@ from platforms import fault_plan, launch_batch, serve, watch_all
 from runhub.backend import RunRef
 from runhub.ledger import Ledger
 from runhub.state import RunState
+from runhub.testing.emulator import FAULT_KINDS, FaultPlan
 
 RATE = 0.2
+
+
+#: Requests between two of the faults queued by :func:`every_kind_first`.
+SPACING = 7
+
+
+def every_kind_first(plan: FaultPlan, seed: int) -> FaultPlan:
+    """``plan`` with one fault of every kind handed out early, every ``SPACING``-th
+    request, in a seeded order. Drawn at random alone, a kind may miss a path that
+    sends few requests (ICA's creation batches), and the scenario promises that
+    each kind was met; spaced out, they never pile onto one request's retries."""
+    kinds = list(FAULT_KINDS)
+    random.Random(seed).shuffle(kinds)
+    drawn = plan.decide
+    seen = itertools.count(1)
+
+    def decide(request: httpx.Request) -> str | None:
+        if kinds and next(seen) % SPACING == 0:
+            kind = kinds.pop()
+            plan.counts[kind] += 1
+            return kind
+        return drawn(request)
+
+    plan.decide = decide  # type: ignore[method-assign]
+    return plan
 
 
 def run_scenario(name: str, seed: int, n: int) -> dict[str, Any]:
     """Launch ``n`` runs on ``name`` with faults, then watch them all to their end."""
     ledger = Path(tempfile.mkdtemp(prefix="runhub-faults-")) / f"{name}.sqlite"
     batch = f"faults-{name}"
-    with serve(name, fault_plan(RATE, seed)) as platform:
+    with serve(name, every_kind_first(fault_plan(RATE, seed), seed)) as platform:
         specs = [platform.spec(i, fail=i % 10 == 0) for i in range(n)]
         outcome = asyncio.run(launch_batch(platform, specs, ledger, batch=batch))
         refs = [s.ref for s in outcome.statuses]
@@ -80,7 +110,7 @@ def run_cli_scenario(name: str, seed: int, n: int) -> dict[str, Any]:
     rows = "".join(f"{i},{fail if i % 10 == 0 else 'fast'}\n" for i in range(n))
     (work / "sheet.csv").write_text("row,mode\n" + rows)
     command = [sys.executable, "-m", "runhub.cli", "batch", "tpl.yaml", "sheet.csv", "-o", "json"]
-    with serve(name, fault_plan(RATE, seed)) as platform:
+    with serve(name, every_kind_first(fault_plan(RATE, seed), seed)) as platform:
         env = {**os.environ, **platform.env(), "RUNHUB_HOME": str(work / "home")}
         env["RUNHUB_CONFIG"] = str(work / "none.toml")
         codes: list[int] = []
