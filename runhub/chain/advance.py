@@ -203,7 +203,8 @@ async def _launch(
 
     data = step.spec.to_data()
     mounts: list[Any] = list(data.get("mounts", []))
-    parameters: dict[str, Any] = dict(data.get("parameters") or {})
+    # Fed parameters are named (validation refused them for ordered parameters).
+    parameters: Any = data.get("parameters")
     for index, item in enumerate(step.inputs):
         source = refs.get(item.source.step)
         if source is None:
@@ -220,10 +221,10 @@ async def _launch(
             return None, f"inputs[{index}]: {exc}"
         mounts.extend(fed.mounts)
         if fed.parameter is not None:
-            parameters[fed.parameter[0]] = fed.parameter[1]
+            parameters = {**(parameters or {}), fed.parameter[0]: fed.parameter[1]}
     if mounts:
         data["mounts"] = mounts
-    if parameters:
+    if parameters is not None:
         data["parameters"] = parameters
     try:
         spec = RunSpec.from_data(data)

@@ -71,8 +71,11 @@ def prepare(
     """Check the chain for every row (offline: model, references, cycles, each
     backend's rules, where data can move); :class:`~runhub.chain.ChainError`
     lists every problem. Nothing is recorded or launched."""
-    default = backend or client.backend_name()
-    definition = read_definition(chain_file, backend=default)
+    definition = read_definition(chain_file)
+    # Recorded with the chain: whoever advances it later (another host) needs no profile.
+    named = definition.get("backend")
+    default = backend or (named if isinstance(named, str) and named else client.backend_name())
+    definition["backend"] = default
     rows = read_rows(samplesheet)
 
     return plan(

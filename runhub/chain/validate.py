@@ -78,7 +78,7 @@ class ChainPlan:
     chains: list[Chain]
 
 
-def read_definition(path: str | Path, *, backend: str | None = None) -> dict[str, Any]:
+def read_definition(path: str | Path) -> dict[str, Any]:
     """The chain file's data with each step's spec file read in (relative to the
     chain file), so the definition stands on its own in the ledger."""
     path = Path(path)
@@ -107,8 +107,6 @@ def read_definition(path: str | Path, *, backend: str | None = None) -> dict[str
         raise ChainError(problems, file=label)
     definition = {k: v for k, v in data.items() if k != "steps"}
     definition["steps"] = steps
-    if backend:
-        definition["backend"] = backend
     return definition
 
 
@@ -149,12 +147,13 @@ def plan(
     columns = {c for _, cells in rows for c in cells}
     missing = sorted(placeholders(definition) - columns)
     if missing:
-        known = f"columns: {', '.join(sorted(columns))}" if columns else "give --samplesheet"
+        known = (
+            f"columns: {', '.join(sorted(columns))}"
+            if columns
+            else "there is no samplesheet: give one with --samplesheet"
+        )
         raise ChainError(
-            [
-                f"placeholder {{{m}}} names no samplesheet column (columns: {known})"
-                for m in missing
-            ],
+            [f"placeholder {{{m}}} names no samplesheet column ({known})" for m in missing],
             file=label,
         )
     problems: list[str] = []
