@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from runhub.chain import progress
 from runhub.chain.advance import advance, current
 from runhub.chain.validate import ChainPlan, plan, read_definition, read_rows
-from runhub.errors import ConfigError, RunhubError
+from runhub.errors import ConfigError, RunhubError, SpecError
 from runhub.ledger.records import VERDICT, ChainMark
 
 if TYPE_CHECKING:
@@ -90,8 +90,17 @@ def prepare(
 
 
 def record(ledger: Ledger, checked: ChainPlan) -> None:
-    """Keep the chain in the ledger (once: a re-run finds it as it was)."""
+    """Keep the chain in the ledger (once: a re-run finds it as it was). An id
+    already naming another chain (``--id`` reused) is a SpecError."""
     ledger.keep_chain(checked.id, checked.definition, checked.rows)
+    kept = ledger.chain(checked.id)
+    rows = [(row, dict(cells)) for row, cells in checked.rows]
+    if kept is None or kept.definition != checked.definition or kept.rows != rows:
+        raise SpecError(
+            f"chain id {checked.id!r} already names another chain in the ledger"
+            f" {ledger.location}; nothing was launched",
+            hint="use a new id, or leave --id out to derive one from the chain",
+        )
 
 
 async def follow(

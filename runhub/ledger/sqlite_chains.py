@@ -22,11 +22,13 @@ def keep(
     rows: Sequence[tuple[str, Any]],
     now: float,
 ) -> None:
-    """Insert the chain and its rows, keeping any recorded before."""
-    db.execute(
+    """Insert the chain and its rows, unless the chain was recorded before."""
+    cursor = db.execute(
         "INSERT OR IGNORE INTO chains (id, definition, created_at) VALUES (?, ?, ?)",
         (chain, json.dumps(definition, sort_keys=True), now),
     )
+    if cursor.rowcount != 1:
+        return
     db.executemany(
         "INSERT OR IGNORE INTO chain_rows (chain, row_key, position, cells) VALUES (?, ?, ?, ?)",
         [

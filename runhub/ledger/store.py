@@ -187,8 +187,9 @@ class Store(Protocol):
     def keep_chain(
         self, chain: str, definition: Any, rows: Sequence[tuple[str, Any]], now: float
     ) -> None:
-        """Record a chain's definition and its rows (row key, cells), in order; a
-        chain or row recorded before keeps what it had (a chain id names one chain)."""
+        """Record a chain's definition and its rows (row key, cells), in order, in
+        one transaction; a chain recorded before keeps what it had (an id names one
+        chain)."""
         ...
 
     def chain(self, chain: str) -> ChainRecord | None:

@@ -292,3 +292,57 @@ def test_a_chain_file_may_name_spec_files_relative_to_itself(
     shown = cli("chain", "status", done.json()["chain"], "-o", "json")
     assert shown.code == 0, shown.err
     assert json.loads(shown.out)["verdict"] == "succeeded"
+
+
+def test_data_moves_local_to_ica_by_upload_and_ica_to_local_by_download(
+    cli: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = (
+        "cat data/in.txt > results/all.txt 2>/dev/null; ls data > results/ls.txt;"
+        ' echo "$@" > results/args.txt\n'
+    )
+    tool = _pipeline(tmp_path, "tool", script)
+    (tmp_path / "in.txt").write_text("local input\n")
+    (tmp_path / "chain.yaml").write_text(
+        f"""
+steps:
+  up: {{spec: {{backend: local, pipeline: {tool}, mounts: [{{source: in.txt}}]}}}}
+  ica:
+    spec: {{backend: ica, pipeline: nf-core-rnaseq-3-14-0, name: from-local}}
+    inputs: [{{from: {{step: up, outputs: all.txt}}, mount: {{input: input}}}}]
+  down:
+    spec: {{backend: local, pipeline: {tool}}}
+    inputs:
+      - {{from: {{step: ica, outputs: test.txt}}, mount: {{path: fromica.txt}}}}
+      - {{from: {{step: ica, outputs: "*.summary.tsv"}}, parameter: summary}}
+"""
+    )
+    with serve("ica", monkeypatch) as served:
+        served.app.world.extra_outputs = (("test.txt", 12),)
+        done = cli("chain", "run", "chain.yaml", "--wait", *FAST, "-o", "json")
+        assert done.code == 0, done.err
+        assert done.json()["verdict"] == "succeeded"
+        (created,) = served.app.created
+        (fed,) = created["analysisInput"]["inputs"]
+        staged = served.app.world.data[fed["mounts"][0]["dataId"]]
+        assert staged.path.endswith("/all.txt")  # uploaded from the local step's results
+    down = _steps(done)[("1", "down")]["ref"].split(":", 1)[1]
+    results = home / "runs" / down / "results"
+    assert "fromica.txt" in (results / "ls.txt").read_text().split()
+    args = (results / "args.txt").read_text()
+    assert "--summary" in args
+    assert str(home / "chains") in args  # the summary was downloaded under RUNHUB_HOME
+    assert args.strip().endswith(".summary.tsv")
+
+
+def test_an_id_given_twice_for_two_chains_is_refused(cli: Any, home: Path, tmp_path: Path) -> None:
+    ok = _pipeline(tmp_path, "ok", "true\n")
+    (tmp_path / "one.yaml").write_text(
+        f"backend: local\nsteps:\n  a: {{spec: {{pipeline: {ok}}}}}\n"
+    )
+    (tmp_path / "two.yaml").write_text(
+        f"backend: local\nsteps:\n  b: {{spec: {{pipeline: {ok}}}}}\n"
+    )
+    assert cli("chain", "run", "one.yaml", "--id", "mine", "--wait", *FAST).code == 0
+    cli("chain", "run", "two.yaml", "--id", "mine").fails(2, "'mine' already names another chain")
+    assert _runs(home) == 1
