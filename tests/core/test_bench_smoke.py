@@ -118,3 +118,10 @@ def test_ledger(tmp_path: Path, postgres_server: Any) -> None:
         assert race["exit_codes"] == [0, 0]
         assert sum(race["launched_by_process"]) == 8
     written(tmp_path, "ledger")
+
+
+def test_chain(tmp_path: Path) -> None:
+    got = script("chain").main(["--trials", "2", "--poll-interval", "0.05", "--speed", "50"])
+    assert got["polling"]["trials"] == 2
+    assert all(latency >= 0 for latency in got["polling"]["latencies_s"])
+    written(tmp_path, "chain")
