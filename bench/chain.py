@@ -13,10 +13,12 @@ figure is the time from step 1's success (the emulator's own timeline) to step
   runs the chain to its end.
 
 The emulator is served over HTTP on 127.0.0.1 in this process (its clock is
-read directly); ``--speed`` scales emulated time, and figures are converted back
-to real seconds.
+read directly); ``--speed`` scales emulated time (an analysis takes 8 emulated
+seconds), and figures are converted back to real seconds. Keep the run longer
+than the poll interval (speed 1 with intervals of a few seconds): the figure is
+then the wait from the success to the next poll, as for real runs of hours.
 
-Usage: python bench/chain.py [--trials 5] [--poll-interval 2] [--speed 4] [--drivers polling]
+Usage: python bench/chain.py [--trials 5] [--poll-interval 2] [--speed 1] [--drivers polling]
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--poll-interval", type=float, default=2.0)
-    parser.add_argument("--speed", type=float, default=4.0)
+    parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--drivers", default=",".join(DRIVERS))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as home:
