@@ -61,3 +61,20 @@ def test_globs_match_names_or_whole_paths_files_or_folders() -> None:
     assert [o.path for o in matching(outs, "run/*.txt")] == ["run/test.txt"]
     assert [o.path for o in matching(outs, "results/")] == ["run/results/"]
     assert matching(outs, "*.vcf") == []
+
+
+def test_the_poll_interval_comes_from_the_argument_the_environment_or_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runhub.chain import POLL_INTERVAL, poll_interval
+    from runhub.errors import ConfigError
+
+    profile: dict[str, object] = {"chain": {"poll_interval": 12}}
+    assert poll_interval(None, {}) == POLL_INTERVAL == 30.0
+    assert poll_interval(None, profile) == 12.0
+    monkeypatch.setenv("RUNHUB_CHAIN_POLL_INTERVAL", "4.5")
+    assert poll_interval(None, profile) == 4.5
+    assert poll_interval(0.5, profile) == 0.5
+    monkeypatch.setenv("RUNHUB_CHAIN_POLL_INTERVAL", "soon")
+    with pytest.raises(ConfigError, match="RUNHUB_CHAIN_POLL_INTERVAL"):
+        poll_interval(None, profile)
