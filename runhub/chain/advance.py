@@ -47,7 +47,10 @@ async def advance_chains(client: AsyncClient, refs: Sequence[str]) -> None:
     recorded state (the ledger's status cache) is terminal: launch the steps now
     due, exactly once, and record skipped steps and verdicts. Refs that are no
     chain's step, or not terminal yet, are ignored. For event consumers: record
-    the states first (``Ledger.observe``), then call this."""
+    the states first (``Ledger.observe``), then call this. A step that could not
+    be launched for a transient reason (a lost network) raises
+    :class:`~runhub.errors.TransportError` after every chain was advanced, so the
+    event is delivered again; calling again is always safe."""
     ledger = client.ledger
     if ledger is None:
         return
@@ -59,8 +62,14 @@ async def advance_chains(client: AsyncClient, refs: Sequence[str]) -> None:
         row, sep, _step = (launch.row_key or "").rpartition("/")
         if sep and (launch.batch in due or ledger.chain(launch.batch) is not None):
             due.setdefault(launch.batch, set()).add(row)
+    problems: list[str] = []
     for chain, rows in due.items():
-        await advance(client, chain, rows=rows)
+        after = await advance(client, chain, rows=rows)
+        problems += [f"chain {chain}: {p}" for p in after.problems]
+    if problems:
+        # Nothing was marked for them: an event consumer keeps the message, and its
+        # redelivery (or the polling safety net) advances the chain again.
+        raise TransportError("; ".join(problems))
 
 
 def chain_record(ledger: Ledger, chain: str) -> ChainRecord:
@@ -81,6 +90,7 @@ def current(ledger: Ledger, chain: str, problems: Sequence[str] = ()) -> ChainVi
 
 
 def steps_in_order(record: ChainRecord) -> list[str]:
+    """The chain's step names, each after the steps it depends on."""
     steps: dict[str, Any] = record.definition.get("steps", {})
     from runhub.chain.model import shape_problems
 

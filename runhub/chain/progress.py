@@ -78,6 +78,7 @@ class RowView:
         return next(s for s in self.steps if s.step == name)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with a stable shape."""
         return {
             "row": self.row,
             "verdict": self.verdict,
@@ -108,10 +109,12 @@ class ChainView:
         return worst(r.verdict for r in self.rows)
 
     def steps(self) -> Iterable[StepView]:
+        """Every step of every row, rows in order."""
         for row in self.rows:
             yield from row.steps
 
     def to_dict(self) -> dict[str, Any]:
+        """The shape ``runhub chain run/status -o json`` prints (docs/chains.md)."""
         return {
             "chain": self.id,
             "name": self.name,

@@ -8,9 +8,13 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from runhub.aio import AsyncClient
 from runhub.chain import advance_chains
+from runhub.errors import TransportError
 from runhub.ledger import Ledger
 from runhub.ref import RunRef
 from runhub.state import RunState, RunStatus
@@ -131,3 +135,37 @@ def test_concurrent_processes_launch_a_due_step_once(
     assert [p.wait(120) for p in procs] == [0, 0, 0]
     assert runs() == 2
     subprocess.run([sys.executable, "-m", "runhub.cli", "cancel", "--yes", ref], check=False)
+
+
+def test_a_transient_failure_to_launch_raises_so_the_event_is_delivered_again(
+    tmp_path: Path,
+    pipeline: Callable[[str, str], str],
+    runs: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chain = _chain(tmp_path, pipeline("slow", "exec sleep 60\n"), pipeline("ok", "true\n"))
+    real_launch = AsyncClient.launch
+    lost: list[int] = []
+
+    async def flaky(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("row_key") == "1/b" and not lost:
+            lost.append(1)  # the network drops once, before anything was sent
+            raise TransportError("connection refused")
+        return await real_launch(self, *args, **kwargs)
+
+    async def scenario() -> None:
+        async with AsyncClient(ledger=Ledger(tmp_path / "ledger.sqlite")) as client:
+            started = await client.chain(chain, wait=False)
+            ref = started.rows[0].step("a").ref
+            assert ref is not None
+            assert client.ledger is not None
+            client.ledger.observe([RunStatus(RunRef.parse(ref), RunState.SUCCEEDED, "SUCCEEDED")])
+            monkeypatch.setattr(AsyncClient, "launch", flaky)
+            with pytest.raises(TransportError, match="connection refused"):
+                await advance_chains(client, [ref])
+            assert runs() == 1
+            await advance_chains(client, [ref])  # the redelivered event
+            assert runs() == 2
+            await client.cancel(ref)
+
+    asyncio.run(scenario())
