@@ -67,16 +67,21 @@ def polling(
     trial: int,
     args: argparse.Namespace,
 ) -> None:
-    """Run the chain with the polling runner until its verdict. Step 1 is launched,
-    then the runner starts after a random pause below the poll interval, so its
-    polls are not in phase with the emulator's fixed run durations (real runs do
-    not end on a poll)."""
+    """Run the chain with the polling runner until its verdict. Step 1 is launched
+    and, after a random pause below the poll interval, polled once: the runner's
+    polls (one interval after the last news of the run) are then not in phase
+    with the emulator's fixed run durations, as real runs do not end on a poll."""
 
     async def go() -> None:
         ledger = Ledger(chain.parent / "ledger.sqlite")
         async with AsyncClient(settings=settings, plugins=registry(), ledger=ledger) as client:
-            await client.chain(chain, wait=False)
+            started = await client.chain(chain, wait=False)
+            first = started.rows[0].step("first").launch
+            assert first is not None
+            run = first.run_ref()
+            assert run is not None
             await asyncio.sleep(PHASE.uniform(0, args.poll_interval))
+            await client.statuses([run])  # the polls' phase: from this moment on
             done = await client.chain(chain, poll_interval=args.poll_interval)
             if done.verdict != "succeeded":
                 raise RuntimeError(f"trial {trial}: the chain ended {done.verdict}")
