@@ -34,6 +34,7 @@ COMMANDS = {
     "capture": ("capture", "capture"),
     "validate": ("validate", "validate"),
     "backends": ("backends", "backends"),
+    "events": ("events", "events"),
     "config": ("config", "config"),
     "completion": ("completion", "completion"),
 }
