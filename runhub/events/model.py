@@ -53,6 +53,11 @@ class StatusEvent:
         """The run's state after the change."""
         return self.status.state
 
+    @property
+    def native(self) -> str | None:
+        """The platform's own name of that state."""
+        return self.status.native
+
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
