@@ -2,19 +2,14 @@
 server on 127.0.0.1 (a real SQS API implementation, never a mock of our own), an
 AsyncClient on the emulator with a ledger, and a stand-in for the chain runner.
 
-``SeedChain`` is the seed document's Lambda as a listener: when step 1 (a run named
-``step1-*``) has succeeded, list its outputs, take the ``*.summary.tsv`` file and
-launch step 2 on it, keyed by step 1's ref so it is launched once, however often the
-listener is called (the ledger and ICA's Idempotency-Key keep that promise).
+``SeedChain`` (seedchain.py) stands in for the chain runner.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +26,17 @@ from runhub.aio import AsyncClient
 from runhub.ledger import Ledger
 from runhub.plugins import BackendInfo, Registry
 from runhub.policy import RetryPolicy
-from runhub.state import RunState
 from runhub.testing.emulator import Clock, mock_transport
+
+from .seedchain import FASTQC, SeedChain, step1_spec
+
+__all__ = ["FASTQC", "SeedChain", "step1_spec"]
 
 URL = "http://127.0.0.1:9"  # in-process: never dialled
 API_KEY = "ica-events-test-key-3f9a"
 FAST = RetryPolicy(
     attempts=4, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0, max_retry_after=0.01
 )
-FASTQC = "fastqc-0-12"
 AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -159,49 +156,9 @@ async def client(app: IcaEmulator, ledger: Ledger) -> AsyncIterator[AsyncClient]
         yield opened
 
 
-def step1_spec(name: str = "step1-sampleA") -> dict[str, Any]:
-    return {
-        "backend": "ica",
-        "pipeline": FASTQC,
-        "name": name,
-        "mounts": [{"source": "/fastqs/", "input": "reads"}],
-    }
-
-
-@dataclass
-class SeedChain:
-    """The seed's Lambda as a listener (see the module docstring)."""
-
-    calls: int = 0
-    launched: list[str] = field(default_factory=list)
-    glob: str = "*.summary.tsv"
-
-    async def __call__(self, client: AsyncClient, refs: Sequence[str]) -> None:
-        self.calls += 1
-        ledger = client.ledger
-        assert ledger is not None
-        for ref in refs:
-            row = ledger.by_ref(ref)
-            if row is None or not (row.name or "").startswith("step1-"):
-                continue
-            if row.state != RunState.SUCCEEDED.value:
-                continue
-            outputs = await client.outputs(ref)
-            chosen = [o for o in outputs if o.kind == "file" and fnmatch.fnmatch(o.path, self.glob)]
-            spec = {
-                "backend": "ica",
-                "pipeline": FASTQC,
-                "name": "step2-" + row.name.removeprefix("step1-"),  # type: ignore[union-attr]
-                "mounts": [{"source": chosen[0].id, "input": "reads"}],
-            }
-            from runhub.spec import RunSpec
-
-            key = hashlib.sha256(f"step2\0{ref}".encode()).hexdigest()[:32]
-            status = await client.launch(RunSpec.from_data(spec), key=key)
-            self.launched.append(str(status.ref))
-
-
-def subscribe(app: IcaEmulator, channel_type: str, address: str, *codes: str, version: str = "V4") -> None:
+def subscribe(
+    app: IcaEmulator, channel_type: str, address: str, *codes: str, version: str = "V4"
+) -> None:
     """Subscribe the seeded project to ``codes`` through the spec's own endpoints."""
     import httpx
 

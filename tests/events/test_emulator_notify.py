@@ -74,7 +74,8 @@ async def test_a_run_sends_each_status_change_with_realistic_fields(
     assert success["projectId"] == seed.PROJECT_ID
     assert success["payloadVersion"] == "V4"
     payload = success["payload"]
-    assert payload["id"] == analysis and payload["status"] == "SUCCEEDED"
+    assert payload["id"] == analysis
+    assert payload["status"] == "SUCCEEDED"
     assert payload["userReference"] == "step1-sampleA"
     assert any(t.startswith("runhub-key:") for t in payload["tags"]["technicalTags"])
     assert schema.response_problems("analysis", payload) == {}  # an AnalysisV4, per libica
@@ -91,7 +92,8 @@ async def test_payload_v3_has_flat_owner_and_the_v3_schema(
     app.notifier.pump()
     (body,) = drain(queue)
     assert body["payloadVersion"] == "V3"
-    assert "ownerId" in body["payload"] and "owner" not in body["payload"]
+    assert "ownerId" in body["payload"]
+    assert "owner" not in body["payload"]
     assert schema.response_problems("analysis-v3", body["payload"]) == {}
 
 
@@ -140,7 +142,8 @@ def test_subscription_bodies_are_checked_against_the_official_schema(app: IcaEmu
         transport=mock_transport(app), base_url=URL + "/ica/rest", headers=headers
     ) as http:
         bad = http.post("/api/notificationChannels", json={"type": "SQS", "address": "x"})
-        assert bad.status_code == 400 and "enabled" in bad.text
+        assert bad.status_code == 400
+        assert "enabled" in bad.text
         wrong_type = http.post(
             "/api/notificationChannels", json={"enabled": True, "type": "PIGEON", "address": "x"}
         )

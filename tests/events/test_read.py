@@ -19,7 +19,9 @@ ANALYSIS = "3e0b8c2d-5f1a-4b6e-9c7d-1a2b3c4d5e6f"
 KEY = "0123456789abcdef0123456789abcdef"
 
 
-def message(code: str = "ICA_EXEC_028", status: str = "SUCCEEDED", **changes: Any) -> dict[str, Any]:
+def message(
+    code: str = "ICA_EXEC_028", status: str = "SUCCEEDED", **changes: Any
+) -> dict[str, Any]:
     """A V4 ICA notification (fields as reference/ica-events.md lists them)."""
     body: dict[str, Any] = {
         "correlationId": "6f1c2d3e-0000-4000-8000-00000000c0de",
@@ -118,7 +120,8 @@ def test_every_envelope_and_payload_version_reads_the_same(envelope: str, versio
     assert found.event_id == "6f1c2d3e-0000-4000-8000-00000000c0de"
     assert found.previous == "GENERATING_OUTPUTS"
     assert found.status.name == "step1-sampleA"
-    assert found.at is not None and found.at.year == 2026
+    assert found.at is not None
+    assert found.at.year == 2026
 
 
 @pytest.mark.parametrize(
@@ -142,9 +145,11 @@ def test_terminal_codes_imply_their_status_when_the_message_names_none(
 
 def test_status_changes_map_through_the_ica_state_table() -> None:
     found = parse(message(status="GENERATING_OUTPUTS"))
-    assert isinstance(found, StatusEvent) and found.state is RunState.FINALIZING
+    assert isinstance(found, StatusEvent)
+    assert found.state is RunState.FINALIZING
     unknown = parse(message(status="QUANTUM_TUNNELLING"))
-    assert isinstance(unknown, StatusEvent) and unknown.state is RunState.UNKNOWN
+    assert isinstance(unknown, StatusEvent)
+    assert unknown.state is RunState.UNKNOWN
 
 
 def test_v3_status_names_read_as_their_v4_names() -> None:
