@@ -105,21 +105,15 @@ class EventSink:
     async def handle(self, message: Any, message_id: str | None = None) -> Handled:
         """Read ``message``, commit its effect, then call the listeners.
 
-        Never raises for a bad message (UNREADABLE, logged with ``message_id``);
+        Never raises for a bad message (UNREADABLE, with the reason to log);
         raises what the ledger or a listener raised, with nothing acknowledged, so
         the message is delivered again.
         """
         try:
             found = self.read(message)
-        except Unreadable as problem:
-            log.warning(
-                "event message %s cannot be read: %s; left for the queue's dead-letter policy",
-                message_id or "(no id)",
-                problem,
-            )
-            return self._count(
-                Handled(Outcome.UNREADABLE, reason=str(problem), message_id=message_id)
-            )
+        except Unreadable as problem:  # the caller says where it goes (and logs it)
+            handled = Handled(Outcome.UNREADABLE, reason=str(problem), message_id=message_id)
+            return self._count(handled)
         if isinstance(found, Ignored):
             return self._count(Handled(Outcome.IGNORED, reason=found.reason, message_id=message_id))
         return self._count(await self.apply(found, message_id))

@@ -81,6 +81,7 @@ async def _records(sink: EventSink, event: Any) -> dict[str, Any]:
             failed.append(ident)
             continue
         if not handled.done:
+            log.warning("event record %s cannot be read: %s", ident, handled.reason)
             failed.append(ident)
     counts = {outcome.value: n for outcome, n in sink.counts.items() if n}
     if from_sqs:

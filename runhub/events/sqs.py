@@ -139,6 +139,11 @@ class SqsConsumer:
             return False
         if not handled.done:
             self.stats.kept += 1
+            log.warning(
+                "event message %s cannot be read: %s; left for the queue's dead-letter policy",
+                ident,
+                handled.reason,
+            )
             return False
         try:
             await asyncio.to_thread(
