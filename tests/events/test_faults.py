@@ -234,3 +234,25 @@ async def test_a_failing_listener_keeps_the_message_for_another_delivery(
     await consumer.run(drain=True)
     assert len(attempts) == 2
     assert queue.count() == 0
+
+
+async def test_through_an_sns_topic_into_the_queue(
+    app: IcaEmulator, clock: Clock, client: AsyncClient, ledger: Ledger, queue: Queue
+) -> None:
+    """The seed's topic, with an SQS subscription (not raw): SNS envelopes in SQS bodies."""
+    import boto3
+
+    sns = boto3.client(
+        "sns", region_name="us-east-1", endpoint_url=app.notifier.aws["endpoint_url"]
+    )
+    topic = sns.create_topic(Name=f"ica-analysis-events-{queue.url.rsplit('-', 1)[1]}")["TopicArn"]
+    arn = queue.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
+    subscribe(app, "SNS", topic, "ICA_EXEC_002")
+    (ref,) = await launch_steps1(client)
+    clock.advance(60)
+    app.notifier.pump()
+    sink = await consume(client, queue, SeedChain())
+    assert sink.counts[Outcome.APPLIED] == 1
+    assert len(step2_creates(app)) == 1
+    assert ledger.by_ref(ref).state == "SUCCEEDED"  # type: ignore[union-attr]
