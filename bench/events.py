@@ -98,6 +98,7 @@ def spec_data(name: str, source: str = "/fastqs/") -> dict[str, Any]:
 
 
 def client_for(app: Any, ledger: Any) -> Any:
+    from runhub_ica.auth import TOKENS
     from runhub_ica.backend import IcaBackend
     from runhub_ica.emulator import seed
 
@@ -105,6 +106,7 @@ def client_for(app: Any, ledger: Any) -> Any:
     from runhub.plugins import BackendInfo, Registry
     from runhub.testing.emulator import mock_transport
 
+    TOKENS.clear()  # each emulator is an ICA of its own: no JWT from the last one
     settings = {"ica": {"server_url": "http://127.0.0.1:9", "x_api_key": API_KEY}}
     settings["ica"]["project_id"] = seed.PROJECT_ID
     plugins = Registry(backends={"ica": BackendInfo(IcaBackend, "runhub_ica", None, None)})
