@@ -256,3 +256,20 @@ async def test_through_an_sns_topic_into_the_queue(
     assert sink.counts[Outcome.APPLIED] == 1
     assert len(step2_creates(app)) == 1
     assert ledger.by_ref(ref).state == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+async def test_the_consumer_outlives_a_queue_that_fails_under_it(
+    client: AsyncClient, queue: Queue
+) -> None:
+    consumer = SqsConsumer(queue.url, EventSink(client), wait=0, backoff=lambda n: 0.01)
+    await consumer.check()
+    queue.sqs.delete_queue(QueueUrl=queue.url)  # every receive now fails
+    task = asyncio.ensure_future(consumer.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while consumer.stats.errors < 3 and loop.time() < deadline and not task.done():
+        await asyncio.sleep(0.05)
+    assert not task.done()  # still running: errors are logged and retried
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert consumer.stats.errors >= 3
