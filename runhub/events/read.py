@@ -25,7 +25,7 @@ def read(message: Any, plugins: Registry) -> StatusEvent | Ignored:
         found = info.cls.parse_event(inner)
         if found is not None:
             return found
-    keys = ", ".join(sorted(inner)[:6]) or "none"
+    keys = ", ".join(str(k)[:40] for k in sorted(inner)[:6]) or "none"
     raise Unreadable(f"no installed backend reads this message (its keys: {keys})")
 
 
