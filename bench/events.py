@@ -288,6 +288,68 @@ async def _hour(app_args: tuple[str, str, int, float, float, Path]) -> dict[str,
     }
 
 
+# -- the event-driven driver of bench/chain.py -------------------------------------------
+
+_MOTO: list[str] = []
+
+
+def _moto_url() -> str:
+    """One moto server (SQS) per process, started on first need."""
+    if not _MOTO:
+        import os
+
+        from moto.server import ThreadedMotoServer
+
+        for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
+            os.environ.setdefault(name, value)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        _MOTO.append(f"http://{host}:{port}")
+    return _MOTO[0]
+
+
+def chain_driver(
+    server: Any, settings: dict[str, dict[str, Any]], chain: Path, trial: int, args: Any
+) -> None:
+    """bench/chain.py's ``events`` driver: the chain is started, then advanced only by
+    ICA notifications (emulator -> SQS on moto -> ``SqsConsumer`` -> ``EventSink`` ->
+    ``advance_chains``), no polling, until its verdict."""
+    _need()
+    import importlib
+
+    from runhub.aio import AsyncClient
+    from runhub.events import EventSink, SqsConsumer, default_listeners
+    from runhub.ledger import Ledger
+    from runhub.plugins import registry
+
+    status = importlib.import_module("runhub.chain").status  # the chains work of issue 17
+    app = server.app
+    moto_url = _moto_url()
+    sqs, url = new_queue(moto_url)
+    app.notifier.aws = {"endpoint_url": moto_url}
+    subscribe(app, url)  # each trial its own queue; older subscriptions stay harmless
+
+    async def go() -> None:
+        with Ledger(chain.parent / "ledger.sqlite") as ledger:
+            async with AsyncClient(settings=settings, plugins=registry(), ledger=ledger) as client:
+                started = await client.chain(chain, wait=False)
+                sink = EventSink(client, default_listeners())
+                consumer = SqsConsumer(url, sink, client=sqs, wait=1)
+                app.notifier.start(0.1)
+                try:
+                    while (await status(client, started.id, refresh=False)).verdict is None:
+                        await consumer.run(limit=consumer.stats.received + 1)
+                finally:
+                    app.notifier.stop()
+                done = await status(client, started.id, refresh=False)
+                if done.verdict != "succeeded":
+                    raise RuntimeError(f"trial {trial}: the chain ended {done.verdict}")
+
+    asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     _need()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
