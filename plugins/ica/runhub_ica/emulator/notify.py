@@ -132,6 +132,7 @@ class Notifier:
         self.delivered: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter()
         self._passed: dict[str, int] = {}  # analysis id -> statuses already notified
+        self._finished: set[str] = set()  # analyses whose terminal status was notified
         self._held: list[Delivery] = []
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -274,9 +275,13 @@ class Notifier:
         with self.app._lock:
             subscribed = [s for s in self.subscriptions.values() if s["enabled"]]
             for rec in self.app.world.analyses.values():
+                if rec.id in self._finished:
+                    continue
                 reached = self._statuses(rec, now)
                 start = self._passed.get(rec.id, 0)
                 self._passed[rec.id] = len(reached)
+                if reached and reached[-1][0] in TERMINAL:
+                    self._finished.add(rec.id)
                 for index in range(start, len(reached)):
                     status, at = reached[index]
                     prev = reached[index - 1][0] if index else None
