@@ -150,3 +150,21 @@ async def test_sns_invocations_with_an_unreadable_record_fail_after_applying_the
     with pytest.raises(RecordsFailed, match="broken-1"):
         await handle_invocation(event, client=client, listeners=[])
     assert ledger.by_ref(ref).state == "SUCCEEDED"  # type: ignore[union-attr]
+
+
+def test_the_handler_uses_the_team_ledger_its_environment_names(
+    app: IcaEmulator,
+    clock: Clock,
+    served: EmulatorServer,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Lambda's own disk holds no ledger: RUNHUB_LEDGER names the shared one."""
+    monkeypatch.setenv("RUNHUB_LEDGER", pg_url)
+    with Ledger(pg_url) as ledger:
+        ref = launched_earlier(app, clock, ledger)
+    assert runhub.events.lambda_handler(recorded(), None) == {"counts": {"applied": 1}}
+    with Ledger(pg_url) as ledger:
+        row = ledger.by_ref(ref)
+    assert row is not None
+    assert row.state == "SUCCEEDED"
