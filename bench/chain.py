@@ -90,8 +90,14 @@ def polling(
     asyncio.run(go())
 
 
-#: Driver name -> how it runs one trial. The events helper adds "events" here.
+#: Driver name -> how it runs one trial.
 DRIVERS: dict[str, Driver] = {"polling": polling}
+try:  # event-driven: emulator -> SQS on moto -> events consumer -> advance_chains
+    from events import chain_driver
+
+    DRIVERS["events"] = chain_driver
+except ImportError:  # moto/boto3 (test extra) absent: polling only
+    pass
 
 
 def trial_latency(app: Any, speed: float, trial: int) -> float:

@@ -369,18 +369,36 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def watch(
-        self, refs: Sequence[RefLike], poll: PollSchedule | None = None
+        self,
+        refs: Sequence[RefLike],
+        poll: PollSchedule | None = None,
+        *,
+        fresh: float | None = None,
     ) -> AsyncIterator[RunStatus]:
         """Yield each run's status when first seen and whenever its state changes,
         until every run is terminal. Polls all runs of a backend with one
-        ``statuses`` call per cycle (one request per batch page on ICA)."""
+        ``statuses`` call per cycle (one request per batch page on ICA).
+
+        ``fresh``: a run whose state the ledger recorded less than that many seconds
+        ago (an events consumer writes them) is taken from the ledger, not polled
+        (:mod:`runhub.freshness`): with events flowing, only the safety-net polls are left.
+        """
+        import time
+
+        from runhub.freshness import recorded
+
         pending = {as_ref(r) for r in refs}
         seen: dict[RunRef, tuple[str, str | None]] = {}
         delays = iter((poll or PollSchedule()).delays())
         failed = 0
+        ledger = self.ledger if fresh else None
         while pending:
+            asked = sorted(pending, key=str)
+            known: list[RunStatus] = []
+            if ledger is not None and fresh:
+                known, asked = recorded(ledger, asked, fresh, time.time())
             try:
-                current = await self.statuses(sorted(pending, key=str))
+                current = known + (await self.statuses(asked) if asked else [])
             except RunhubError as error:
                 if not is_transient(error):
                     raise

@@ -35,6 +35,7 @@ COMMANDS = {
     "capture": ("capture", "capture"),
     "validate": ("validate", "validate"),
     "backends": ("backends", "backends"),
+    "events": ("events", "events"),
     "config": ("config", "config"),
     "completion": ("completion", "completion"),
 }

@@ -220,12 +220,13 @@ class PostgresStore:
         )
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest state of runs (by ref)."""
+        """Record the latest state of runs (by ref); a terminal state is kept."""
 
         def work(db: Db) -> None:
             with db.cursor() as cursor:
                 cursor.executemany(
-                    "UPDATE launches SET state = %s, native = %s, updated_at = %s WHERE ref = %s",
+                    "UPDATE launches SET state = %s, native = %s, updated_at = %s"
+                    f" WHERE ref = %s AND (state IS NULL OR state NOT IN {TERMINAL!r})",
                     [(state, native, now, ref) for ref, state, native in seen],
                 )
 

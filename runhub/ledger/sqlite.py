@@ -362,10 +362,12 @@ class SqliteStore:
     # -- status cache ----------------------------------------------------------------
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest state of runs (by ref)."""
+        """Record the latest state of runs (by ref); a terminal state is kept."""
+        final = ", ".join(f"'{state}'" for state in TERMINAL)
         with self._write("record run states") as db:
             db.executemany(
-                "UPDATE launches SET state = ?, native = ?, updated_at = ? WHERE ref = ?",
+                "UPDATE launches SET state = ?, native = ?, updated_at = ?"
+                f" WHERE ref = ? AND (state IS NULL OR state NOT IN ({final}))",
                 [(state, native, now, ref) for ref, state, native in seen],
             )
 

@@ -131,7 +131,11 @@ class Store(Protocol):
     # -- status cache ----------------------------------------------------------------
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest ``(ref, state, native)`` of runs."""
+        """Record the latest ``(ref, state, native)`` of runs, in one transaction.
+
+        A run already recorded in a terminal state (:data:`TERMINAL`) keeps it: the
+        check is part of the update, so a late poll or event in another process
+        never moves a finished run back."""
         ...
 
     # -- queries ---------------------------------------------------------------------
