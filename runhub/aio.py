@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from runhub.backend import Backend, Operation, Output, RunRef
@@ -32,6 +33,7 @@ from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
 from runhub.rounds import Row, launch_rows
+from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub.tracking import Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
@@ -44,6 +46,7 @@ WATCH_PATIENCE = 3
 if TYPE_CHECKING:
     import httpx
 
+    from runhub.chain.progress import ChainView
     from runhub.transport import AsyncDriver
 
 
@@ -143,6 +146,10 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         await self.aclose()
 
     # -- operations ------------------------------------------------------------
+
+    def validate(self, spec: SpecLike, backend: str | None = None) -> RunSpec:
+        """Check ``spec`` offline (model + backend); returns the parsed spec."""
+        return self._prepare(spec, backend)[1]
 
     async def launch(
         self,
@@ -290,6 +297,36 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             return {}
         return dict(zip(known, found, strict=True))
 
+    async def chain(
+        self,
+        chain: str | Path,
+        samplesheet: str | Path | None = None,
+        *,
+        backend: str | None = None,
+        chain_id: str | None = None,
+        wait: bool = True,
+        poll_interval: float | None = None,
+        on_view: Callable[[ChainView], None] | None = None,
+    ) -> ChainView:
+        """Run the chain file ``chain`` (one chain per ``samplesheet`` row, with
+        ``{column}`` placeholders as in batches) and, with ``wait``, follow it by
+        polling until every row has its verdict (docs/chains.md).
+
+        Everything is checked first (:class:`~runhub.chain.ChainError` lists every
+        problem; nothing is launched). The chain id is derived from the chain's
+        content and rows (or ``chain_id``), and every step's launch is a ledger
+        row keyed by (chain, row, step): calling again resumes the chain and never
+        launches a step twice. ``on_view`` is called with the chain after each pass.
+        """
+        from runhub.chain import runner
+
+        checked = runner.prepare(self, chain, samplesheet, backend=backend, chain_id=chain_id)
+        ledger = self.ledger
+        if ledger is None:
+            raise RunhubError("chains need a ledger (this client was made with ledger=False)")
+        runner.record(ledger, checked)
+        return await runner.follow(self, checked.id, wait=wait, poll=poll_interval, on_view=on_view)
+
     async def status(self, ref: RefLike) -> RunStatus:
         """The current status of one run."""
         run = as_ref(ref)
@@ -332,18 +369,36 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def watch(
-        self, refs: Sequence[RefLike], poll: PollSchedule | None = None
+        self,
+        refs: Sequence[RefLike],
+        poll: PollSchedule | None = None,
+        *,
+        fresh: float | None = None,
     ) -> AsyncIterator[RunStatus]:
         """Yield each run's status when first seen and whenever its state changes,
         until every run is terminal. Polls all runs of a backend with one
-        ``statuses`` call per cycle (one request per batch page on ICA)."""
+        ``statuses`` call per cycle (one request per batch page on ICA).
+
+        ``fresh``: a run whose state the ledger recorded less than that many seconds
+        ago (an events consumer writes them) is taken from the ledger, not polled
+        (:mod:`runhub.freshness`): with events flowing, only the safety-net polls are left.
+        """
+        import time
+
+        from runhub.freshness import recorded
+
         pending = {as_ref(r) for r in refs}
         seen: dict[RunRef, tuple[str, str | None]] = {}
         delays = iter((poll or PollSchedule()).delays())
         failed = 0
+        ledger = self.ledger if fresh else None
         while pending:
+            asked = sorted(pending, key=str)
+            known: list[RunStatus] = []
+            if ledger is not None and fresh:
+                known, asked = recorded(ledger, asked, fresh, time.time())
             try:
-                current = await self.statuses(sorted(pending, key=str))
+                current = known + (await self.statuses(asked) if asked else [])
             except RunhubError as error:
                 if not is_transient(error):
                     raise

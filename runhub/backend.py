@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from runhub.config import BackendSettings
     from runhub.detail import LogText, RunDetail
+    from runhub.events.model import Ignored, StatusEvent
     from runhub.spec import RunSpec
     from runhub.transfer.contract import Captures, DataStore
 
@@ -162,6 +163,18 @@ class Backend:
         if native is None:
             return RunState.UNKNOWN
         return self.states.get(native, RunState.UNKNOWN)
+
+    @classmethod
+    def parse_event(cls, message: Mapping[str, Any]) -> StatusEvent | Ignored | None:
+        """Read one platform notification (envelopes already removed, see
+        :mod:`runhub.events`) as a status update; no I/O, no settings needed.
+
+        Return None if the message is not this platform's, :class:`Ignored` if it is
+        but says nothing runhub follows, and raise
+        :class:`~runhub.events.model.Unreadable` if it is this platform's and broken.
+        The default reads nothing (None).
+        """
+        return None
 
     def secrets(self) -> list[str]:
         """Every secret string this backend holds, for redaction. Default: from settings."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from runhub.aio import AsyncClient
@@ -39,6 +40,7 @@ from runhub.transfer.api import DataMethods, dry_stage, needs_staging
 if TYPE_CHECKING:
     import httpx
 
+    from runhub.chain.progress import ChainView
     from runhub.dryrun import DryRun
     from runhub.transport import SyncDriver
 
@@ -161,6 +163,40 @@ class Client(_ClientBase, DataMethods):
                 return driver.run(tracked_launch(chosen, run_spec, record, ledger, lease=lease))
             except Settling as settling:  # a run that may still appear, or a row held elsewhere
                 time.sleep(settling.wait)
+
+    def chain(
+        self,
+        chain: str | Path,
+        samplesheet: str | Path | None = None,
+        *,
+        backend: str | None = None,
+        chain_id: str | None = None,
+        wait: bool = True,
+        poll_interval: float | None = None,
+    ) -> ChainView:
+        """:meth:`AsyncClient.chain`, run to its end here (an asyncio loop of its
+        own, with this client's profile, settings, policy, plugins and ledger; an
+        in-process ``transport`` is not carried over: it is a sync one)."""
+        import asyncio
+
+        async def go() -> ChainView:
+            async with AsyncClient(
+                profile=self.profile,
+                settings=self._flags,
+                policy=self.policy,
+                plugins=self.plugins,
+                ledger=self.ledger or False,
+            ) as twin:
+                return await twin.chain(
+                    chain,
+                    samplesheet,
+                    backend=backend,
+                    chain_id=chain_id,
+                    wait=wait,
+                    poll_interval=poll_interval,
+                )
+
+        return asyncio.run(go())
 
     def dry_run(self, spec: SpecLike, backend: str | None = None) -> DryRun:
         """Resolve everything a launch needs (read-only requests only) and return

@@ -21,6 +21,7 @@ from runhub.cli.helpers.session import Session, parse_settings
 COMMANDS = {
     "launch": ("launch", "launch"),
     "batch": ("batch", "batch"),
+    "chain": ("chain", "chain"),
     "relaunch": ("relaunch", "relaunch"),
     "runs": ("runs", "runs"),
     "ledger": ("ledger", "ledger"),
@@ -34,6 +35,7 @@ COMMANDS = {
     "capture": ("capture", "capture"),
     "validate": ("validate", "validate"),
     "backends": ("backends", "backends"),
+    "events": ("events", "events"),
     "config": ("config", "config"),
     "completion": ("completion", "completion"),
 }

@@ -21,6 +21,7 @@ from runhub.cli.helpers.statuses import exit_unless_all_ok, follow, print_status
 @click.option("--batch", metavar="ID", help="Every run of this batch (see `runhub runs`).")
 @click.option("-w", "--watch", is_flag=True, help="Refresh until every run has ended.")
 @live.poll_option
+@live.fresh_option
 @output_option
 @quiet_option
 @wide_option
@@ -31,6 +32,7 @@ def status(
     batch: str | None,
     watch: bool,
     poll: float | None,
+    fresh: float | None,
     output: str,
     quiet: bool,
 ) -> None:
@@ -51,7 +53,8 @@ def status(
     if not watch:
         found = tolerant.statuses(session.client(), runs)
     else:
-        found = follow(session, runs, None, poll, show=output != "json" and not quiet)
+        show = output != "json" and not quiet
+        found = follow(session, runs, None, poll, show=show, fresh=fresh)
     if len(found) == 1 and isinstance(found[0], tolerant.Problem):
         raise found[0].error
     print_statuses(found, output, quiet)

@@ -16,6 +16,7 @@ from runhub.cli.helpers.statuses import exit_unless_all_ok, follow
 @click.option("--batch", metavar="ID", help="Every run of this batch.")
 @click.option("--timeout", type=DURATION, metavar="DURATION", help="Give up after this long.")
 @live.poll_option
+@live.fresh_option
 @output_option
 @wide_option
 @pass_session
@@ -25,6 +26,7 @@ def wait(
     batch: str | None,
     timeout: float | None,
     poll: float | None,
+    fresh: float | None,
     output: str,
 ) -> None:
     """Wait for runs to end, printing each state change.
@@ -37,7 +39,7 @@ def wait(
     from runhub.cli.helpers.tolerant import Problem
 
     runs = chosen(refs, batch)
-    final = follow(session, runs, timeout, poll, show=output != "json")
+    final = follow(session, runs, timeout, poll, show=output != "json", fresh=fresh)
     if len(final) == 1 and isinstance(final[0], Problem):
         raise final[0].error
     if output == "json":

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from runhub.errors import LedgerError, SpecError
 from runhub.ledger import claims
 from runhub.ledger.claims import Claim
-from runhub.ledger.records import Intent, Launch, SpecRecord
+from runhub.ledger.records import ChainMark, ChainRecord, Intent, Launch, SpecRecord
 from runhub.ledger.store import Query, Result, Store, open_store
 
 if TYPE_CHECKING:
@@ -295,6 +295,21 @@ class Ledger:
     def attempts(self, batch: str, row_key: str) -> list[Launch]:
         """Every attempt of one batch row (any attempt's row key), first attempt first."""
         return self.store.attempts(batch, row_key)
+
+    # -- chains (runhub.chain) -------------------------------------------------------
+
+    def keep_chain(self, chain: str, definition: Any, rows: Sequence[tuple[str, Any]]) -> None:
+        """Record a chain's definition and its rows (row key, cells) once."""
+        self.store.keep_chain(chain, definition, rows, time.time())
+
+    def chain(self, chain: str) -> ChainRecord | None:
+        """The chain with this id (None: no such chain)."""
+        return self.store.chain(chain)
+
+    def mark_chain(self, chain: str, marks: Sequence[ChainMark]) -> None:
+        """Record marks of a chain's steps and rows; the first mark of each stays."""
+        if marks:
+            self.store.mark_chain(chain, marks, time.time())
 
 
 def _intent_of(record: Launch) -> Intent:

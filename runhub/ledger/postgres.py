@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from runhub.ledger import postgres_chains
 from runhub.ledger.postgres_conn import Connection, schema_version
 from runhub.ledger.postgres_intents import COLUMNS as _COLUMNS
 from runhub.ledger.postgres_intents import SELECT as _SELECT
@@ -28,6 +29,8 @@ from runhub.ledger.records import (
     ATTEMPT_MARK,
     ERROR,
     TERMINAL,
+    ChainMark,
+    ChainRecord,
     Intent,
     Launch,
     SpecRecord,
@@ -217,12 +220,13 @@ class PostgresStore:
         )
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest state of runs (by ref)."""
+        """Record the latest state of runs (by ref); a terminal state is kept."""
 
         def work(db: Db) -> None:
             with db.cursor() as cursor:
                 cursor.executemany(
-                    "UPDATE launches SET state = %s, native = %s, updated_at = %s WHERE ref = %s",
+                    "UPDATE launches SET state = %s, native = %s, updated_at = %s"
+                    f" WHERE ref = %s AND (state IS NULL OR state NOT IN {TERMINAL!r})",
                     [(state, native, now, ref) for ref, state, native in seen],
                 )
 
@@ -335,6 +339,26 @@ class PostgresStore:
         )
         found = [_launch(r) for r in rows if row_family(r["row_key"]) == family]
         return sorted(found, key=lambda launch: attempt_of(launch.row_key))
+
+    # -- chains (runhub/ledger/postgres_chains.py) ----------------------------------
+
+    def keep_chain(
+        self, chain: str, definition: Any, rows: Sequence[tuple[str, Any]], now: float
+    ) -> None:
+        """Record a chain and its rows once (see :class:`Store`)."""
+        self.db.run(
+            "record a chain", lambda db: postgres_chains.keep(db, chain, definition, rows, now)
+        )
+
+    def chain(self, chain: str) -> ChainRecord | None:
+        """The chain with this id, its rows and its marks."""
+        return self.db.run("read it", lambda db: postgres_chains.read(db, chain))
+
+    def mark_chain(self, chain: str, marks: Sequence[ChainMark], now: float) -> None:
+        """Record marks of a chain's steps and rows, first mark kept."""
+        self.db.run(
+            "record a chain's progress", lambda db: postgres_chains.mark(db, chain, marks, now)
+        )
 
     # -- maintenance -----------------------------------------------------------------
 

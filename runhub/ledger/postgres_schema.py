@@ -106,6 +106,33 @@ MIGRATIONS: tuple[Step, ...] = (
         INSERT INTO meta VALUES ('ledger_id', md5(random()::text || clock_timestamp()::text));
         """,
     ),
+    Step(
+        5,
+        "chains (runhub.chain): definitions, rows, and marks of skipped steps and verdicts",
+        """
+        CREATE TABLE chains (
+            id          TEXT PRIMARY KEY,
+            definition  TEXT NOT NULL,
+            created_at  DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE chain_rows (
+            chain       TEXT NOT NULL,
+            row_key     TEXT NOT NULL,
+            position    INTEGER NOT NULL,
+            cells       TEXT NOT NULL,
+            PRIMARY KEY (chain, row_key)
+        );
+        CREATE TABLE chain_marks (
+            chain       TEXT NOT NULL,
+            row_key     TEXT NOT NULL,
+            step        TEXT NOT NULL,
+            outcome     TEXT NOT NULL,
+            message     TEXT,
+            at          DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (chain, row_key, step)
+        );
+        """,
+    ),
 )
 
 # The versions must run 1, 2, 3, ... with no gap: a gap would skip a step.

@@ -173,3 +173,38 @@ def iso(value: float | None) -> str | None:
     if value is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+
+
+# -- chains (runhub.chain) ---------------------------------------------------------
+# A chain's steps are launches of the batch ``<chain id>``, row key ``<row>/<step>``;
+# what is not a launch (its definition, its rows, the steps that never became runs,
+# the verdicts) is kept as below, so any process with the ledger can advance it.
+
+#: The step name a row's verdict is marked under.
+VERDICT = ""
+
+
+class ChainMark(NamedTuple):
+    """The outcome of a step that is not a run (``skipped``, ``failed to launch``),
+    or (step :data:`VERDICT`) a row's verdict. The first mark of a (row, step) stays."""
+
+    row: str
+    step: str
+    outcome: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ChainRecord:
+    """A chain as the ledger keeps it: its definition (plain data, spec files
+    inlined), its rows in order (row key, samplesheet cells), and its marks."""
+
+    id: str
+    definition: dict[str, Any]
+    rows: list[tuple[str, dict[str, str]]]
+    marks: dict[tuple[str, str], ChainMark]
+    created_at: float
+
+    def verdict(self, row: str) -> ChainMark | None:
+        """The row's verdict, once it has one."""
+        return self.marks.get((row, VERDICT))

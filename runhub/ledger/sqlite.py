@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runhub.errors import LedgerError
+from runhub.ledger import sqlite_chains
 from runhub.ledger.records import (
     ATTEMPT_MARK,
     ERROR,
     TERMINAL,
+    ChainMark,
+    ChainRecord,
     Intent,
     Launch,
     SpecRecord,
@@ -359,10 +362,12 @@ class SqliteStore:
     # -- status cache ----------------------------------------------------------------
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest state of runs (by ref)."""
+        """Record the latest state of runs (by ref); a terminal state is kept."""
+        final = ", ".join(f"'{state}'" for state in TERMINAL)
         with self._write("record run states") as db:
             db.executemany(
-                "UPDATE launches SET state = ?, native = ?, updated_at = ? WHERE ref = ?",
+                "UPDATE launches SET state = ?, native = ?, updated_at = ?"
+                f" WHERE ref = ? AND (state IS NULL OR state NOT IN ({final}))",
                 [(state, native, now, ref) for ref, state, native in seen],
             )
 
@@ -464,6 +469,25 @@ class SqliteStore:
         )
         found = [_launch(r) for r in rows if row_family(r["row_key"]) == family]
         return sorted(found, key=lambda launch: attempt_of(launch.row_key))
+
+    # -- chains (runhub/ledger/sqlite_chains.py) ------------------------------------
+
+    def keep_chain(
+        self, chain: str, definition: Any, rows: Sequence[tuple[str, Any]], now: float
+    ) -> None:
+        """Record a chain and its rows once (see :class:`Store`)."""
+        with self._write("record a chain") as db:
+            sqlite_chains.keep(db, chain, definition, rows, now)
+
+    def chain(self, chain: str) -> ChainRecord | None:
+        """The chain with this id, its rows and its marks."""
+        with guarded(self.path, "read it"), self._lock:
+            return sqlite_chains.read(self.connection, chain)
+
+    def mark_chain(self, chain: str, marks: Sequence[ChainMark], now: float) -> None:
+        """Record marks of a chain's steps and rows, first mark kept."""
+        with self._write("record a chain's progress") as db:
+            sqlite_chains.mark(db, chain, marks, now)
 
     # -- maintenance -----------------------------------------------------------------
 

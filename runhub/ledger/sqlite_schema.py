@@ -76,4 +76,31 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO meta VALUES ('written', (SELECT count(*) FROM launches));
     INSERT INTO meta VALUES ('sent', (SELECT coalesce(sum(attempts), 0) FROM launches));
     """,
+    # v5: chains (runhub.chain), shareable through the ledger so that any process
+    # (another host's event consumer) can advance them: each chain's definition and
+    # rows, written once, and the marks of steps that never became runs (skipped,
+    # failed to launch) and of each row's verdict (step ''), first mark kept.
+    """
+    CREATE TABLE chains (
+        id          TEXT PRIMARY KEY,
+        definition  TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE TABLE chain_rows (
+        chain       TEXT NOT NULL,
+        row_key     TEXT NOT NULL,
+        position    INTEGER NOT NULL,
+        cells       TEXT NOT NULL,
+        PRIMARY KEY (chain, row_key)
+    );
+    CREATE TABLE chain_marks (
+        chain       TEXT NOT NULL,
+        row_key     TEXT NOT NULL,
+        step        TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        message     TEXT,
+        at          REAL NOT NULL,
+        PRIMARY KEY (chain, row_key, step)
+    );
+    """,
 )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from runhub.ledger.records import Intent, Launch, SpecRecord
+    from runhub.ledger.records import ChainMark, ChainRecord, Intent, Launch, SpecRecord
     from runhub.ledger.transfer import Snapshot
 
 
@@ -131,7 +131,11 @@ class Store(Protocol):
     # -- status cache ----------------------------------------------------------------
 
     def observe(self, seen: Sequence[tuple[str, str, str | None]], now: float) -> None:
-        """Record the latest ``(ref, state, native)`` of runs."""
+        """Record the latest ``(ref, state, native)`` of runs, in one transaction.
+
+        A run already recorded in a terminal state (:data:`TERMINAL`) keeps it: the
+        check is part of the update, so a late poll or event in another process
+        never moves a finished run back."""
         ...
 
     # -- queries ---------------------------------------------------------------------
@@ -180,6 +184,25 @@ class Store(Protocol):
     def attempts(self, batch: str, row_key: str) -> list[Launch]:
         """Every attempt of one batch row (rows ``<row>`` and ``<row>@<n>``), first
         attempt first."""
+        ...
+
+    # -- chains (runhub.chain) ------------------------------------------------------
+
+    def keep_chain(
+        self, chain: str, definition: Any, rows: Sequence[tuple[str, Any]], now: float
+    ) -> None:
+        """Record a chain's definition and its rows (row key, cells), in order, in
+        one transaction; a chain recorded before keeps what it had (an id names one
+        chain)."""
+        ...
+
+    def chain(self, chain: str) -> ChainRecord | None:
+        """The chain with this id, its rows and its marks."""
+        ...
+
+    def mark_chain(self, chain: str, marks: Sequence[ChainMark], now: float) -> None:
+        """Record marks of a chain's steps and rows; a (row, step) marked before
+        keeps its first mark, so processes advancing one chain agree."""
         ...
 
     # -- maintenance -----------------------------------------------------------------

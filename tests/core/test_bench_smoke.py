@@ -118,3 +118,28 @@ def test_ledger(tmp_path: Path, postgres_server: Any) -> None:
         assert race["exit_codes"] == [0, 0]
         assert sum(race["launched_by_process"]) == 8
     written(tmp_path, "ledger")
+
+
+def test_chain(tmp_path: Path) -> None:
+    got = script("chain").main(["--trials", "2", "--poll-interval", "0.05", "--speed", "50"])
+    assert got["polling"]["trials"] == 2
+    assert all(latency >= 0 for latency in got["polling"]["latencies_s"])
+    written(tmp_path, "chain")
+
+
+def test_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("moto", reason="bench/events.py runs SQS on moto (test extra)")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "bench")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "bench")
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"):
+        monkeypatch.delenv(name, raising=False)
+    got: dict[str, Any] = script("events").main(["--n", "20", "--poll", "0.5", "--repeat", "1"])
+    assert set(got["latency"]) == {"events", "polling"}
+    hour = got["hour"]
+    events, polling = hour["events (safety-net polls only)"], hour["polling alone"]
+    for result in (events, polling):
+        assert result["runs"] == 20
+        assert result["unfinished after the hour"] == 0
+    assert events["notifications applied"] > 0
+    assert 0 < events["status requests"] < polling["status requests"]
+    written(tmp_path, "events")

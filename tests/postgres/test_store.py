@@ -135,3 +135,16 @@ def test_copy_adds_what_is_missing_and_nothing_twice(any_ledger: Ledger, tmp_pat
     assert any_ledger.by_ref("toy:1").created_at == made[1].created_at  # type: ignore[union-attr]
     (back,) = any_ledger.intents(rows(1))  # the tombstone works in the copy too
     assert back.ref == "toy:0"
+
+
+def test_observe_never_moves_a_terminal_run_back(any_ledger: Ledger) -> None:
+    """A late poll or event (any process) cannot undo a run's end (docs/events.md)."""
+    (row,) = any_ledger.intents(rows(1))
+    store, now = any_ledger.store, time.time()
+    store.launched(row.key, Result("toy:1", None, "RUNNING", "running", None), now)
+    store.observe([("toy:1", "SUCCEEDED", "done")], now + 1)
+    store.observe([("toy:1", "RUNNING", "running")], now + 2)  # late: ignored
+    store.observe([("toy:1", "FAILED", "failed")], now + 3)  # terminal is final
+    after = any_ledger.by_ref("toy:1")
+    assert after is not None
+    assert (after.state, after.native) == ("SUCCEEDED", "done")

@@ -9,7 +9,7 @@ key exchanged once per process for a JWT); a 401 to a JWT renews it once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -25,6 +25,7 @@ from runhub.backend import (
 )
 from runhub.detail import LogText, RunDetail
 from runhub.errors import AuthError, PlatformError, SpecError
+from runhub.events import Ignored, StatusEvent
 from runhub.gather import gather
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
@@ -32,6 +33,7 @@ from runhub_ica._version import __version__
 from runhub_ica.auth import Credentials
 from runhub_ica.batchkeys import batch_keys
 from runhub_ica.datapaths import DataItem
+from runhub_ica.events import parse_event
 from runhub_ica.inspection import Inspector
 from runhub_ica.lookups import Lookups
 from runhub_ica.names import check_key
@@ -109,6 +111,11 @@ class IcaBackend(Backend):
     def validate(self, spec: RunSpec) -> None:
         """Every check that needs no I/O (see :func:`runhub_ica.translate.plan`)."""
         plan(spec)
+
+    @classmethod
+    def parse_event(cls, message: Mapping[str, Any]) -> StatusEvent | Ignored | None:
+        """An ICA notification (analysis event codes) as a status event (events.py)."""
+        return parse_event(message)
 
     def error_for(self, response: httpx.Response, context: str) -> PlatformError:
         """ICA problem+json -> PlatformError/AuthError/NotFound with ICA's code."""

@@ -36,6 +36,19 @@ def poll_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def fresh_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--fresh SECONDS``: trust ledger states younger than this (an events consumer
+    writes them) and poll only the other runs (docs/events.md)."""
+    return click.option(
+        "--fresh",
+        type=click.FloatRange(min=0.01),
+        metavar="SECONDS",
+        envvar="RUNHUB_FRESH",
+        help="Take a run's state from the ledger when it was recorded less than SECONDS "
+        "ago (by 'runhub events consume'); poll only the others (env RUNHUB_FRESH).",
+    )(func)
+
+
 def schedule(poll: float | None, refs: Sequence[RunRef], client: AsyncClient) -> PollSchedule:
     """A fixed schedule for ``--poll``, else gentle for platforms, brisk for local runs."""
     from runhub.clientbase import PollSchedule
@@ -109,6 +122,7 @@ async def follow(
     poll: float | None,
     show: bool,
     resume: str | None = None,
+    fresh: float | None = None,
 ) -> list[Outcome]:
     """Watch ``refs`` until all are terminal; returns the final statuses in order.
 
@@ -125,7 +139,8 @@ async def follow(
     display = _Display(show, len(refs))
     try:
         async with asyncio.timeout(timeout):
-            async for status in tolerant.watch(client, refs, schedule(poll, refs, client)):
+            polls = schedule(poll, refs, client)
+            async for status in tolerant.watch(client, refs, polls, fresh):
                 latest[str(status.ref)] = status
                 display.update(status, [latest[str(r)] for r in refs if str(r) in latest])
     except TimeoutError:

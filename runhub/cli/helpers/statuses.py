@@ -53,12 +53,15 @@ def follow(
     poll: float | None,
     *,
     show: bool,
+    fresh: float | None = None,
 ) -> list[Outcome]:
     """Follow ``runs`` to their ends (see :func:`live.follow`)."""
     import asyncio
 
     async def go() -> list[Outcome]:
         async with session.async_client() as client:
-            return await live.follow(client, runs, timeout=timeout, poll=poll, show=show)
+            return await live.follow(
+                client, runs, timeout=timeout, poll=poll, show=show, fresh=fresh
+            )
 
     return asyncio.run(go())

@@ -156,22 +156,33 @@ async def astatuses(client: AsyncClient, refs: Sequence[RunRef]) -> list[Outcome
 
 
 async def watch(
-    client: AsyncClient, refs: Sequence[RunRef], poll: PollSchedule
+    client: AsyncClient, refs: Sequence[RunRef], poll: PollSchedule, fresh: float | None = None
 ) -> AsyncIterator[Outcome]:
     """Like ``AsyncClient.watch``, yielding problems as well as statuses.
 
     A run whose ask fails with an error no retry fixes (not found, refused) is
     yielded as a Problem and no longer asked; a network or platform error is
-    given :data:`PATIENCE` polls before it is.
+    given :data:`PATIENCE` polls before it is. ``fresh``: runs the ledger recorded
+    less than that many seconds ago are taken from it, not polled (runhub.freshness).
     """
+    import time
+
     from runhub.errors import is_transient
+    from runhub.freshness import recorded
 
     pending = list(dict.fromkeys(refs))
     seen: dict[str, tuple[str, str | None]] = {}
     strikes: dict[str, int] = {}
     delays = iter(poll.delays())
+    ledger = client.ledger if fresh else None
     while pending:
-        for outcome in await astatuses(client, pending):
+        known: list[Outcome] = []
+        asked = pending
+        if ledger is not None and fresh:
+            heard, asked = recorded(ledger, pending, fresh, time.time())
+            known.extend(heard)
+        found = await astatuses(client, asked) if asked else []
+        for outcome in [*known, *found]:
             key = str(outcome.ref)
             if isinstance(outcome, Problem):
                 passing = is_transient(outcome.error)

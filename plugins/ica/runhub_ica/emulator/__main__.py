@@ -1,5 +1,8 @@
 """``python -m runhub_ica.emulator --host 127.0.0.1 --port PORT [--speed S] [--faults RATE]
-[--variance] [--refuse-tokens STATUS] [--token-seconds S]``.
+[--variance] [--refuse-tokens STATUS] [--token-seconds S] [--notify-every S]``.
+
+``--notify-every`` delivers the notifications of its subscriptions (notify.py) every S
+seconds.
 
 Without the ``emulator`` extra it prints one line naming the install command and exits 2.
 """
@@ -26,15 +29,19 @@ def run(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--variance", action="store_true", help="every documented variance")
     parser.add_argument("--refuse-tokens", type=int, default=None, metavar="STATUS")
     parser.add_argument("--token-seconds", type=float, default=3600.0)
+    parser.add_argument("--notify-every", type=float, default=None, metavar="SECONDS")
     ours, rest = parser.parse_known_args(argv)
 
     def make(speed: float) -> IcaEmulator:
-        return IcaEmulator(
+        app = IcaEmulator(
             Clock(speed),
             variance=ours.variance,
             refuse_tokens=ours.refuse_tokens,
             token_seconds=ours.token_seconds,
         )
+        if ours.notify_every:  # deliver notifications of its subscriptions on its own
+            app.notifier.start(ours.notify_every)
+        return app
 
     main(make, rest, prog="python -m runhub_ica.emulator")
 

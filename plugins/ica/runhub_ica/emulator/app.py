@@ -31,6 +31,7 @@ from runhub_ica.emulator import schema, seed
 from runhub_ica.emulator.catalog import DOWNLOAD_ROOT
 from runhub_ica.emulator.endpoints import Endpoints
 from runhub_ica.emulator.inspection import LOGS, Inspection
+from runhub_ica.emulator.notify import Notifier
 from runhub_ica.emulator.protocol import (
     CREATE_KINDS,
     JSON,
@@ -68,6 +69,8 @@ class IcaEmulator(Endpoints, Inspection):
         self.world = World(self.clock)
         #: Upload URLs, temporary credentials, data status and tags (uploads.py).
         self.uploads = Uploads(self)
+        #: Notification channels, subscriptions and deliveries (notify.py).
+        self.notifier = Notifier(self)
         #: None accepts any non-empty credential; a set accepts only those.
         self.api_keys = api_keys
         self.check_responses = check_responses
@@ -343,6 +346,7 @@ class IcaEmulator(Endpoints, Inspection):
 
         routes = [
             *self.uploads.routes(),  # before GET data/{id}: theirs carry status and tags
+            *self.notifier.routes(),
             route("POST", r"/api/tokens", self._token, None, (V3,)),
             route("GET", r"/api/projects", self._projects, None, (V3,)),
             route("GET", p + r"/pipelines", self._pipelines, None, (V3,)),

@@ -105,6 +105,9 @@ class World:
         self.storage_names = {v: k for k, v in seed.STORAGES.items()}
         self.data: dict[str, DataRec] = {}
         self.analyses: dict[str, AnalysisRec] = {}
+        #: (name, size) of extra files every analysis writes at the top of its output
+        #: folder, e.g. the seed "Pipeline Chaining on AWS" scenario's ``test.txt``.
+        self.extra_outputs: tuple[tuple[str, int], ...] = ()
         for project, path, size in seed.DATA:
             self.add_data(project, path, size, seed.STATUS.get((project, path), "AVAILABLE"))
 
@@ -287,6 +290,7 @@ class World:
             (f"{base}{stem}.report.html", 48_213),
             (f"{base}results/", None),
             (f"{base}results/{stem}.summary.tsv", 1_024),
+            *((f"{base}{name}", size) for name, size in self.extra_outputs),
         ):
             rec.outputs.append(self.add_data(rec.output_project or rec.project, path, size))
 
