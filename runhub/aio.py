@@ -29,6 +29,7 @@ from runhub.clientbase import (
     new_key,
 )
 from runhub.errors import RunhubError, WaitTimeout, is_transient
+from runhub.grouplaunch import launch_groups
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
 from runhub.policy import RetryPolicy
@@ -199,6 +200,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[False] = ...,
         adopt: bool = ...,
+        creation_batch: bool = ...,
     ) -> list[RunStatus]: ...
 
     @overload
@@ -212,6 +214,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         row_keys: Sequence[str] | None = ...,
         return_exceptions: Literal[True],
         adopt: bool = ...,
+        creation_batch: bool = ...,
     ) -> list[RunStatus | RunhubError]: ...
 
     async def launch_many(
@@ -224,6 +227,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         row_keys: Sequence[str] | None = None,
         return_exceptions: bool = False,
         adopt: bool = False,
+        creation_batch: bool = True,
     ) -> list[RunStatus] | list[RunStatus | RunhubError]:
         """Launch many runs with at most ``concurrency`` in flight.
 
@@ -238,6 +242,11 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
         failures are returned in place; otherwise the first failure is raised
         after every launch has finished (none is abandoned). A
         :class:`~runhub.errors.LedgerError` stops every launch at once.
+
+        With a ledger, rows a backend can create together (``group_launch``: ICA's
+        creation batches, docs/ica.md) are sent in groups, each row still exactly
+        once (:mod:`runhub.grouplaunch`); ``creation_batch=False`` sends every row
+        on its own.
         """
         prepared = [self._prepare(spec, backend) for spec in specs]
         if row_keys is not None:
@@ -263,6 +272,16 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             attached = await self._attached(records)
             todo = [i for i in range(len(records)) if i not in attached and i not in blocked]
             lease = self.lease
+            grouped: dict[int, RunStatus | RunhubError] = {}
+            # rows sent in a group before always finish in it: the platform may be
+            # creating their runs still, which only the group's request can tell
+            together = [i for i in todo if creation_batch or records[i].launch_group]
+            if together:
+                items = [(i, *prepared[i], records[i]) for i in together]
+                grouped = await launch_groups(self._run, ledger, items, batch_id, lease)
+                if grouped:  # the rows handed back were claimed meanwhile: read them again
+                    todo = [i for i in todo if i not in grouped]
+                    records = [ledger.get(r.key) or r for r in records]
             tracked = [
                 Row(
                     prepared[i][0],
@@ -273,6 +292,7 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             ]
             outcomes = await launch_rows(self._run, tracked, concurrency)
             launched = dict(zip(todo, outcomes, strict=True))
+            launched.update(grouped)
             results = [
                 attached.get(i) or blocked.get(i) or launched[i] for i in range(len(records))
             ]

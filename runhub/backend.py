@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from runhub.config import BackendSettings
     from runhub.detail import LogText, RunDetail
     from runhub.events.model import Ignored, StatusEvent
+    from runhub.grouplaunch import GroupAnswer, GroupNotes, GroupRow
     from runhub.spec import RunSpec
     from runhub.transfer.contract import Captures, DataStore
 
@@ -110,6 +111,8 @@ class Capabilities(BaseModel):
     stage: bool = False
     #: A finished run's results can become a data asset: ``captures()``.
     capture: bool = False
+    #: ``launch_group`` creates several runs with one request (:mod:`runhub.grouplaunch`).
+    group_launch: bool = False
 
 
 class Backend:
@@ -262,6 +265,35 @@ class Backend:
 
     def close(self) -> None:
         """Release anything the backend holds (caches, local handles)."""
+
+    # -- optional operations: group launches ---------------------------------------
+
+    def group_key(self, spec: RunSpec) -> str | None:
+        """Which group ``spec`` may be launched in (needs ``group_launch``): rows
+        with the same key may go in one :meth:`launch_group` request; None (the
+        default) launches it alone. Offline, no I/O."""
+        return None
+
+    def launch_group(
+        self, rows: Sequence[GroupRow], *, batch: str, notes: GroupNotes
+    ) -> Operation[dict[str, GroupAnswer]]:
+        """One step of launching ``rows`` together (needs ``group_launch``); the
+        answer for each row's launch key (:mod:`runhub.grouplaunch`).
+
+        Called again, with the rows' notes as recorded, until every row has its
+        run or its error. Before sending a request that may create runs, call
+        ``notes.sending(keys, note)`` with a note from which a later step sends the
+        same request again (same body, same idempotency key); an answer that
+        identifies the request is kept with ``notes.answered``. A row answered
+        :data:`~runhub.grouplaunch.PER_RUN` is launched alone; one answered
+        :class:`~runhub.grouplaunch.Later` is asked about in the next step.
+        """
+        raise Unsupported(f"the {self.name} backend cannot launch runs together")
+
+    def plan_group(self, rows: Sequence[GroupRow], *, batch: str) -> Operation[list[httpx.Request]]:
+        """The requests :meth:`launch_group` would send first for ``rows`` never sent
+        (read-only lookups made, those requests not sent), for dry runs."""
+        raise Unsupported(f"the {self.name} backend cannot launch runs together")
 
     # -- optional operations: pre-flight, detail, logs, the platform's own runs ------
 

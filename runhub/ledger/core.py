@@ -228,6 +228,12 @@ class Ledger:
         """Record that a launch failed for sure (nothing was created)."""
         self.store.failed(key, error, time.time())
 
+    def grouped(self, keys: Sequence[str], note: str) -> None:
+        """Record the request rows are sent in together (before it is sent), or what
+        the platform answered to it: a re-run sends the same request again."""
+        if keys:
+            self.store.grouped(keys, note, time.time())
+
     def discard(self, key: str) -> None:
         """Forget a launch that never sent anything (no ERROR row for it)."""
         self.store.discard(key)

@@ -87,6 +87,9 @@ class Launch:
     claim_owner: str | None = None
     claim_until: float | None = None
     sent_at: float | None = None
+    #: The backend's note of the request this row was sent in together with other
+    #: rows (:mod:`runhub.grouplaunch`), written before it was sent; None if alone.
+    launch_group: str | None = None
 
     def run_ref(self) -> RunRef | None:
         """The run's ref with its polling-group hint, once launched."""

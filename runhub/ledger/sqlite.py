@@ -351,6 +351,14 @@ class SqliteStore:
                 (error, now, key),
             )
 
+    def grouped(self, keys: Sequence[str], note: str, now: float) -> None:
+        """Record the group request the rows are sent in."""
+        with self._write("record the request a group of launches is sent in") as db:
+            db.executemany(
+                "UPDATE launches SET launch_group = ?, updated_at = ? WHERE key = ?",
+                [(note, now, key) for key in keys],
+            )
+
     def discard(self, key: str) -> None:
         """Delete a row that never sent anything."""
         with self._write("forget a launch that sent nothing") as db:

@@ -103,4 +103,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chain, row_key, step)
     );
     """,
+    # v6: the platform request a row was sent in together with other rows (an ICA
+    # creation batch), written before that request: a re-run sends the same request.
+    """
+    ALTER TABLE launches ADD COLUMN launch_group TEXT;
+    """,
 )

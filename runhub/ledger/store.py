@@ -123,6 +123,11 @@ class Store(Protocol):
         """Record that the platform refused the launch (no run); ends any claim."""
         ...
 
+    def grouped(self, keys: Sequence[str], note: str, now: float) -> None:
+        """Record ``note`` as the ``launch_group`` of rows sent in one request with
+        others (:mod:`runhub.grouplaunch`); written before that request is sent."""
+        ...
+
     def discard(self, key: str) -> None:
         """Delete a row that was never attempted nor launched (a launch that
         failed before sending anything leaves no row)."""

@@ -182,7 +182,7 @@ def test_a_v1_ledger_is_migrated_forward_keeping_its_rows(tmp_path: Path) -> Non
         )
         db.execute("PRAGMA user_version = 1")
     ledger = Ledger(path)
-    assert ledger.schema_version == len(MIGRATIONS) == 5
+    assert ledger.schema_version == len(MIGRATIONS) == 6
     old = ledger.get("k1")
     assert old is not None
     assert old.ref == "toy:r1"

@@ -27,11 +27,13 @@ from runhub.detail import LogText, RunDetail
 from runhub.errors import AuthError, PlatformError, SpecError
 from runhub.events import Ignored, StatusEvent
 from runhub.gather import gather
+from runhub.grouplaunch import GroupAnswer, GroupNotes, GroupRow
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
 from runhub_ica._version import __version__
 from runhub_ica.auth import Credentials
 from runhub_ica.batchkeys import batch_keys
+from runhub_ica.creationbatch import CreationBatches, group_kind
 from runhub_ica.datapaths import DataItem
 from runhub_ica.events import parse_event
 from runhub_ica.inspection import Inspector
@@ -94,6 +96,7 @@ class IcaBackend(Backend):
         batch_status=True,
         idempotent_launch=True,
         stage=True,
+        group_launch=True,
     )
     states = STATES
 
@@ -105,6 +108,7 @@ class IcaBackend(Backend):
         self._output_projects: dict[str, str] = {}
         self._preflight = Preflight(self.creds, self.lookups)
         self._inspector = Inspector(self.creds, self._to_status)
+        self._batches = CreationBatches(self)
 
     # -- offline -----------------------------------------------------------------
 
@@ -207,6 +211,22 @@ class IcaBackend(Backend):
         return self._authed(lambda: self._launch(p, key, batch))
 
     def _launch(self, p: Plan, key: str, batch: str | None) -> Exchange[RunStatus]:
+        project, resolved, payload = yield from self.resolve(p, key, batch)
+        created = yield post(
+            self.creds,
+            f"/api/projects/{project}/{endpoint(p, resolved)}",
+            V4,
+            f"create {p.kind} analysis",
+            payload,
+            extra={"Idempotency-Key": key},
+        )
+        return self._to_status(response_json(created), project, batch)
+
+    def resolve(
+        self, p: Plan, key: str, batch: str | None
+    ) -> Exchange[tuple[str, Resolved, dict[str, Any]]]:
+        """The lookups of a launch (cached) and its create body: (project id, the
+        ids looked up, body). Read-only; needs credentials at hand (``_authed``)."""
         project = yield from self._project(p.project)
         # independent lookups (each cached after its first answer) in one round trip
         found = yield from gather(
@@ -252,15 +272,30 @@ class IcaBackend(Backend):
                 read_only=True,
             )
             payload["activationCodeDetailId"] = str(response_json(resp)["id"])
-        created = yield post(
-            self.creds,
-            f"/api/projects/{project}/{endpoint(p, resolved)}",
-            V4,
-            f"create {p.kind} analysis",
-            payload,
-            extra={"Idempotency-Key": key},
-        )
-        return self._to_status(response_json(created), project, batch)
+        return project, resolved, payload
+
+    def group_key(self, spec: RunSpec) -> str | None:
+        """Runs of the kinds ``analysisCreationBatch`` takes (nextflow, cwl) group by
+        their project; the others are launched alone (creationbatch.py)."""
+        try:
+            return group_kind(plan(spec))
+        except SpecError:
+            return None
+
+    def launch_group(
+        self, rows: Sequence[GroupRow], *, batch: str, notes: GroupNotes
+    ) -> Exchange[dict[str, GroupAnswer]]:
+        """One step of launching ``rows`` in creation batches (creationbatch.py)."""
+        self.settings.auth_headers()  # ConfigErrors before any request
+        asked = list(rows)
+        return self._authed(lambda: self._batches.step(asked, batch, notes))
+
+    def plan_group(self, rows: Sequence[GroupRow], *, batch: str) -> Exchange[list[httpx.Request]]:
+        """The creation-batch requests ``launch_group`` would send for new rows
+        (lookups sent, the requests not): for dry runs."""
+        self.settings.auth_headers()
+        asked = list(rows)
+        return self._authed(lambda: self._batches.requests(asked, batch))
 
     def recover(
         self, spec: RunSpec, key: str, *, since: float, claimed: frozenset[str] = frozenset()

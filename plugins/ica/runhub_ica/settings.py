@@ -68,6 +68,16 @@ class IcaSettings(BackendSettings):
     )
     #: Page size for ``analysis:search`` (1000 is what ICA clients use in production).
     page_size: int = Field(1000, ge=1, le=1000)
+    #: Rows per ``analysisCreationBatch`` request (docs/ica.md). The spec states no
+    #: maximum; 100 keeps a request near 100-200 KB (well under common gateway body
+    #: limits), sends 1000 runs in 10 requests, and isolates a refused row in at most
+    #: 7 splits. A "too large" answer from ICA halves it for the rest of the session.
+    creation_batch_size: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("RUNHUB_ICA_CREATION_BATCH_SIZE", "creation_batch_size"),
+    )
     #: Uploads (docs/data.md): where local mounts go, and how files travel.
     staging_folder: str = Field(
         "/runhub/staging/",
