@@ -26,9 +26,10 @@ from typing import Any
 
 import httpx
 
-from runhub.testing.emulator import Clock
+from runhub.testing.emulator import Clock, DroppedConnection
 from runhub_ica.emulator import schema, seed
 from runhub_ica.emulator.catalog import DOWNLOAD_ROOT
+from runhub_ica.emulator.creationbatch import CreationBatches
 from runhub_ica.emulator.endpoints import Endpoints
 from runhub_ica.emulator.inspection import LOGS, Inspection
 from runhub_ica.emulator.notify import Notifier
@@ -92,6 +93,8 @@ class IcaEmulator(Endpoints, Inspection):
         #: (path, key, user) -> [state, body fingerprint, answer, 409s still to give]
         self._idem: dict[tuple[str, str, str], list[Any]] = {}
         self._lock = threading.RLock()
+        #: ``analysisCreationBatch`` (creationbatch.py): its delays, limit and faults.
+        self.batches = CreationBatches(self)
         self._routes = self._make_routes()
 
     @property
@@ -106,6 +109,7 @@ class IcaEmulator(Endpoints, Inspection):
         path = request.url.path
         with self._lock:
             self.log.append(f"{request.method} {path}")
+            self.batches.advance()  # ICA creates batches' analyses in the background
         if path.startswith(LOGS):  # pre-signed: no credentials
             return self.log_download(path[len(LOGS) :])
         if path.startswith(UPLOADS):  # pre-signed upload URLs
@@ -128,6 +132,10 @@ class IcaEmulator(Endpoints, Inspection):
                 response = self._run(route, call)
             if response_type and response.status_code < 300 and response.content:
                 response.headers["Content-Type"] = response_type
+            if route.handler == self.batches.create and response.status_code == 201:
+                with self._lock:
+                    if self.batches.should_drop():  # accepted and stored, answer lost
+                        raise DroppedConnection("creation batch answer dropped")
             return response
         except Problem as problem:
             return self._problem(request, problem)
@@ -390,6 +398,7 @@ class IcaEmulator(Endpoints, Inspection):
             route("POST", a + r":abort", self._abort, (V3, V4, JSON), None, required=False),
             route("GET", a + r"/outputs", self._outputs, None, (V3,)),
             *self.inspection_routes(route, a, p),
+            *self.batches.routes(route, p),
         ]
         for kind, (consumes, produces, _, _) in CREATE_KINDS.items():
             routes.append(

@@ -141,8 +141,14 @@ class Endpoints(Catalog):
         return create
 
     def _create(self, call: Call, kind: str) -> httpx.Response:
-        project = self._project(call)
-        body = call.body
+        rec = self.create_analysis(self._project(call), call.body, kind)
+        if call.accept == V3:
+            return self._json(201, "analysis-v3", self.world.analysis_v3(rec))
+        return self._json(201, "create", self.world.analysis_v4(rec))
+
+    def create_analysis(self, project: str, body: dict[str, Any], kind: str) -> AnalysisRec:
+        """Check a create body as ``analysis:<kind>`` would (Problem if refused), then
+        make its analysis (creation batches make theirs the same way)."""
         pipeline = self._pipeline(project, body["pipelineId"])
         _, _, language, form = CREATE_KINDS[kind]
         if pipeline.language != language:
@@ -210,9 +216,7 @@ class Endpoints(Catalog):
             output_project=target_project,
         )
         self.created.append(body)
-        if call.accept == V3:
-            return self._json(201, "analysis-v3", self.world.analysis_v3(rec))
-        return self._json(201, "create", self.world.analysis_v4(rec))
+        return rec
 
     def _check_form(self, pipeline: seed.Pipeline, form: dict[str, Any]) -> set[str]:
         """``inputFormValues``: every field one of the form's, data fields' data known."""

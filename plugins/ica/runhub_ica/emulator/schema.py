@@ -38,6 +38,9 @@ REQUESTS: dict[str, type[BaseModel]] = {
         m.SearchMatchingActivationCodesForNextflowAnalysis
     ),
     "data:createDownloadUrls": m.DataIdOrPathList,
+    "analysisCreationBatch": m.CreateAnalysisCreationBatch,
+    #: The deprecated analysis:cwl body (the items of a creation batch's cwlItems).
+    "analysis:cwl": m.CreateCwlAnalysis,
 }
 
 #: Response body model per operation.
@@ -59,6 +62,11 @@ RESPONSES: dict[str, type[BaseModel]] = {
     "outputs": m.AnalysisOutputList,
     "data:createDownloadUrls": m.DataUrlWithPathList,
     "problem": m.Problem,
+    "analysisCreationBatch": m.AnalysisCreationBatch,
+    "analysisCreationBatchItems": m.AnalysisCreationBatchItemPagedListV4,
+    "analysisCreationBatchItems-v3": m.AnalysisCreationBatchItemPagedListV3,
+    "analysisCreationBatchItem": m.AnalysisCreationBatchItemV4,
+    "analysisCreationBatchItem-v3": m.AnalysisCreationBatchItemV3,
 }
 
 
