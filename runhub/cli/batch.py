@@ -83,6 +83,14 @@ RESUME = "re-run the same command to resume"
     is_flag=True,
     help="Take runs the platform holds for this batch, unknown to the ledger, for their rows.",
 )
+@click.option(
+    "--no-creation-batch",
+    "creation_batch",
+    is_flag=True,
+    flag_value=False,
+    default=True,
+    help="Send every run in a request of its own (ICA: no analysisCreationBatch).",
+)
 @live.poll_option
 @output_option
 @quiet_option
@@ -102,6 +110,7 @@ def batch(
     retry_failed: bool,
     dry_run: bool,
     adopt: bool,
+    creation_batch: bool,
     poll: float | None,
     output: str,
     quiet: bool,
@@ -125,6 +134,10 @@ def batch(
     If the platform holds runs of the batch that the ledger does not know (a
     lost or replaced ledger), nothing is launched; --adopt takes those runs for
     their rows instead (on platforms that can find runs by launch key: ICA).
+
+    On ICA the rows are created in batches (analysisCreationBatch: a handful of
+    requests for 1000 runs, each row still exactly once); --no-creation-batch
+    sends one request per run.
 
     \b
     Examples:
@@ -165,7 +178,10 @@ def batch(
     )
     checked = _preflight(client, the_plan, chosen, str(sheet.path))
     if dry_run:
-        _show_plan(the_plan, chosen, output, checked)
+        from runhub.cli.helpers.groupplan import group_requests
+
+        groups = group_requests(client, the_plan, chosen) if creation_batch else []
+        _show_plan(the_plan, chosen, output, checked, groups, client.redact)
         return
     chosen_attempts = attempts.choose(session.ledger(), the_plan, chosen, retry_failed=retry_failed)
     show = output != "json" and not quiet
@@ -197,6 +213,7 @@ def batch(
                 poll,
                 show,
                 adopt,
+                creation_batch,
             )
         )
     except KeyboardInterrupt:
@@ -280,9 +297,12 @@ async def _run(
     poll: float | None,
     show: bool,
     adopt: bool,
+    creation_batch: bool,
 ) -> tuple[list[RunStatus | RunhubError], list[Outcome] | None]:
     async with session.async_client() as client:
-        results = await _launch(client, the_plan, chosen, backend, concurrency, show, adopt)
+        results = await _launch(
+            client, the_plan, chosen, backend, concurrency, show, adopt, creation_batch
+        )
         if not wait:
             return results, None
         refs = [r.ref for r in results if _is_status(r)]  # type: ignore[union-attr]
@@ -305,6 +325,7 @@ async def _launch(
     concurrency: int,
     show: bool,
     adopt: bool,
+    creation_batch: bool,
 ) -> list[RunStatus | RunhubError]:
     from runhub.cli.helpers.transfers import shown
 
@@ -320,6 +341,7 @@ async def _launch(
         concurrency=concurrency,
         return_exceptions=True,
         adopt=adopt,
+        creation_batch=creation_batch,
     )
     if not (show and sys.stderr.isatty() and live.fancy()):
         return await launching
@@ -372,7 +394,16 @@ def progress(records: list[Any], keys: list[str]) -> tuple[int, str]:
     return done, " ".join(f"{k}:{v}" for k, v in sorted(states.items()) if v)
 
 
-def _show_plan(the_plan: BatchPlan, backend: str, output: str, checked: Any) -> None:
+def _show_plan(
+    the_plan: BatchPlan,
+    backend: str,
+    output: str,
+    checked: Any,
+    groups: list[Any],
+    redact: Any,
+) -> None:
+    from runhub.cli.helpers import groupplan
+
     rows = [
         {"row": i.row, "row_key": i.row_key, "name": i.spec.name, "spec": i.spec.to_data()}
         for i in the_plan.items
@@ -384,6 +415,9 @@ def _show_plan(the_plan: BatchPlan, backend: str, output: str, checked: Any) -> 
                 "backend": backend,
                 "runs": rows,
                 "preflight": {"rows": len(rows), "requests": checked.sent},
+                "group_requests": [
+                    groupplan.as_dict(r, redact, full=i == 0) for i, r in enumerate(groups)
+                ],
             }
         )
         return
@@ -395,6 +429,8 @@ def _show_plan(the_plan: BatchPlan, backend: str, output: str, checked: Any) -> 
             ((i.row, i.spec.name, i.spec.pipeline) for i in the_plan.items),
         )
     )
+    for line in groupplan.lines(groups, redact, len(rows)):
+        click.echo(line)
 
 
 def _report(

@@ -219,8 +219,7 @@ class CreationBatches:
         for project, members in sorted(by_project.items()):
             members.sort(key=lambda i: i.key)
             out += [
-                (project, members[at : at + self.size])
-                for at in range(0, len(members), self.size)
+                (project, members[at : at + self.size]) for at in range(0, len(members), self.size)
             ]
         return out
 

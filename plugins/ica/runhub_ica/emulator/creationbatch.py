@@ -153,7 +153,8 @@ class CreationBatches:
                 if item.status in ("SUCCEEDED", "FAILED"):
                     continue
                 if item.due > now:
-                    item.status = "RUNNING" if now >= batch.accepted + self.delay / 2 else item.status
+                    if now >= batch.accepted + self.delay / 2:
+                        item.status = "RUNNING"
                     continue
                 self._process(batch, item)
             if all(i.status in ("SUCCEEDED", "FAILED") for i in batch.items):
