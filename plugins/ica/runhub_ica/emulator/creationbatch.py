@@ -81,6 +81,10 @@ class CreationBatches:
         #: Drop the next N accepted batches' answers; and a share of the rest.
         self.drop_answers = 0
         self.drop_rate = 0.0
+        #: Items with these userReferences refuse the whole request (400), as ICA may
+        #: refuse a batch for one item: the spec does not say which checks are made
+        #: when the request comes in and which when the item is processed.
+        self.refuse_references: set[str] = set()
         self.batches: dict[str, CreationBatch] = {}
         self._pending: list[CreationBatch] = []
         self._random = random.Random(7)
@@ -118,6 +122,8 @@ class CreationBatches:
             )
         for index, (array, item) in enumerate(entries):
             found = schema.problems(schema.REQUESTS[_model(array, item)], item)
+            if item.get("userReference") in self.refuse_references:
+                found = {"userReference": "refused by the emulator for this batch"}
             if found:
                 where, what = next(iter(found.items()))
                 raise Problem(
