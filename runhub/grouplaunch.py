@@ -107,9 +107,11 @@ async def launch_groups(
     """
     groups: dict[tuple[str, str], list[Item]] = {}
     for item in items:
-        backend, spec = item[1], item[2]
+        backend, spec, record = item[1], item[2], item[3]
         if not backend.capabilities.group_launch:
             continue
+        if record.attempted_at is not None and not record.launch_group:
+            continue  # sent alone before (or adopted): looked up alone (Backend.recover)
         label = backend.group_key(spec)
         if label is not None:
             groups.setdefault((backend.name, label), []).append(item)

@@ -120,6 +120,7 @@ def test_batch_killed_midway_then_run_again_adopts_only_its_own_runs(
     ica.server.latency = 0.03
     spec, samples = write(tmp_path, "t.yaml", TEMPLATE), sheet(tmp_path, rows)
     command = [sys.executable, "-m", "runhub.cli", "batch", str(spec), str(samples), "-j", "4"]
+    command.append("--no-creation-batch")  # one create per run: the kill lands between them
     first = subprocess.Popen(
         command,
         env={**os.environ, **ica.env},

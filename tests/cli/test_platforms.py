@@ -129,6 +129,9 @@ def test_batch_killed_midway_then_run_again_makes_exactly_50_runs(
     spec, sheet = template(tmp_path, platform), samples(tmp_path)
     env = {**os.environ, **platform.env}
     command = [sys.executable, "-m", "runhub.cli", "batch", str(spec), str(sheet), "-j", "4"]
+    # One request per run, so the kill lands between launches (ICA would create all
+    # 50 in one creation batch); the re-run then sends the rest in creation batches.
+    command.append("--no-creation-batch")
     first = subprocess.Popen(
         command,
         env=env,

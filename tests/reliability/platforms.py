@@ -164,6 +164,7 @@ async def launch_batch(
     batch: str = "reliability",
     concurrency: int = 16,
     max_passes: int = 10,
+    creation_batch: bool = True,
 ) -> BatchOutcome:
     """Launch ``specs`` as one batch, re-running the rows that raised AmbiguousLaunch
     or TransportError with the same batch and row keys, as a user re-running the
@@ -182,6 +183,7 @@ async def launch_batch(
                 batch=batch,
                 row_keys=[rows[i] for i in todo],
                 return_exceptions=True,
+                creation_batch=creation_batch,
             )
             driver = c.driver(c.backend(platform.name))
             sent += getattr(driver, "sent", 0)

@@ -99,12 +99,17 @@ def test_cli_exits_4_when_the_platform_stays_down(
 @pytest.mark.parametrize("name", PLATFORMS)
 def test_429_storm_is_absorbed_by_backing_off(name: str, tmp_path: Path) -> None:
     """A rate limit far below what 16 launches in flight would send: every run is
-    launched once; the pacer slows down instead of failing runs."""
+    launched once; the pacer slows down instead of failing runs (one request per
+    run: ICA's creation batches would send too few requests to be limited)."""
     limit = RateLimit(40.0, burst=5)
     with serve(name) as platform:
         platform.server.rate_limit = limit
         specs = [platform.spec(i) for i in range(60)]
-        outcome = asyncio.run(launch_batch(platform, specs, tmp_path / "l.sqlite", max_passes=1))
+        outcome = asyncio.run(
+            launch_batch(
+                platform, specs, tmp_path / "l.sqlite", max_passes=1, creation_batch=False
+            )
+        )
         created = platform.created_ids()
     assert outcome.raised == {}
     assert len(outcome.statuses) == 60

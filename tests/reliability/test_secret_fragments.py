@@ -46,6 +46,7 @@ class Echoing:
         path = request.url.path
         create = request.method == "POST" and (
             ("/analysis:" in path and not path.endswith(":search"))  # search only reads
+            or path.endswith("/analysisCreationBatch")
             or path.endswith("/computations")
         )
         if create or RUN_ID in path:
