@@ -40,6 +40,7 @@ from runhub.testing.emulator import FAULT_KINDS, Clock, EmulatorServer, FaultPla
 ICA_KEY = "ICAKEY-fake-7c1f09d2b4e84a5f"
 CO_TOKEN = "COTOKEN-fake-3e9a6b10c2d74f88"
 PLATFORMS = ("ica", "codeocean")
+CREATION_BATCH_SIZE = 2
 
 
 def registry() -> Registry:
@@ -103,8 +104,18 @@ class Platform:
                 "ICAV2_SERVER_URL": values["server_url"],
                 "ICAV2_X_API_KEY": values["x_api_key"],
                 "ICAV2_PROJECT_ID": values["project_id"],
+                "RUNHUB_ICA_CREATION_BATCH_SIZE": str(values["creation_batch_size"]),
             }
         return {"CODEOCEAN_URL": values["url"], "CODEOCEAN_API_TOKEN": values["api_token"]}
+
+    def created_by(self, request: Any, response: Any) -> list[str]:
+        """The runs a create request made or will make (a creation batch's, once
+        its items are processed), by their platform ids: call it at the end."""
+        ident = str(response.json()["id"])
+        if self.name == "ica" and request.url.path.endswith("/analysisCreationBatch"):
+            batch = self.app.batches.batches[ident]
+            return [item.analysis.id for item in batch.items if item.analysis is not None]
+        return [ident]
 
     def is_create(self, request: Any) -> bool:
         """True for the request that creates a run."""
@@ -112,7 +123,7 @@ class Platform:
         if request.method != "POST":
             return False
         if self.name == "ica":
-            return path.endswith(("/analysis:nextflow", "/analysis:cwl"))
+            return path.endswith(("/analysis:nextflow", "/analysis:cwl", "/analysisCreationBatch"))
         return path.rstrip("/").endswith("/api/v1/computations")
 
 
@@ -128,6 +139,9 @@ def serve(name: str, faults: FaultPlan | None = None, *, speed: float = 20.0) ->
     with EmulatorServer(app, faults=faults or FaultPlan()) as server:
         if name == "ica":
             ica = {"server_url": server.url, "x_api_key": ICA_KEY, "project_id": seed.PROJECT_ID}
+            # Creation batches of 2 rows: as many requests (and faults, and moments to
+            # be killed at) as the tests need, on the batch path ICA batches take.
+            ica["creation_batch_size"] = CREATION_BATCH_SIZE
             settings = {"ica": ica}
         else:
             settings = {"codeocean": {"url": server.url, "api_token": CO_TOKEN}}

@@ -53,7 +53,8 @@ class KillSwitch:
         self.pid: int | None = None
         self.kill_at = 0
         self.creates = 0
-        self.orphans: list[str] = []  # runs created whose launcher died before hearing
+        #: creates whose launcher died before hearing: (request, answer) per kill
+        self.orphans: list[tuple[httpx.Request, httpx.Response]] = []
         self._lock = threading.Lock()
 
     def arm(self, pid: int, kill_at: int) -> None:
@@ -72,7 +73,7 @@ class KillSwitch:
                 if self.pid is not None and self.creates == self.kill_at:
                     os.kill(self.pid, signal.SIGKILL)
                     self.pid = None
-                    self.orphans.append(str(response.json()["id"]))
+                    self.orphans.append((request, response))
         return response
 
 
@@ -88,7 +89,8 @@ class Trials:
 
 
 def _driver(platform: Platform, ledger: Path, batch: str, how: str) -> subprocess.Popen[str]:
-    env = {**os.environ, **platform.env()}
+    # ICA: chunks of 3, so a kill can land after the first, second or third batch
+    env = {**os.environ, **platform.env(), "RUNHUB_ICA_CREATION_BATCH_SIZE": "3"}
     if how == "library":
         command = [sys.executable, str(DRIVER), platform.name, str(ledger), str(N), batch]
         cwd = None
@@ -169,7 +171,8 @@ def crash_rounds(name: str, how: str, tmp: Path, seed: int) -> dict[str, Any]:
             "created": platform.created_ids(),
             "refs": [platform.run_id(_parse(r)) for r in refs],
             "rows": [(r.row_key, r.ref) for r in rows],
-            "orphans": switch.orphans,
+            # each kill's runs (a creation batch's are created after its answer)
+            "orphans": [platform.created_by(*pair) for pair in switch.orphans],
         }
 
 
@@ -225,7 +228,8 @@ def test_runs_created_while_the_launcher_died_are_adopted(
     assert trials.unrecorded_after_kill >= trials.between_request_and_ledger
     # ... and the run it had created was adopted by a later launch, not duplicated
     assert len(got["orphans"]) == SERVER_SIDE
-    assert set(got["orphans"]) <= set(got["refs"])
+    assert all(got["orphans"])
+    assert {run for kill in got["orphans"] for run in kill} <= set(got["refs"])
 
 
 def test_at_least_ten_kill_trials(outcomes: dict[str, Any]) -> None:

@@ -106,9 +106,7 @@ def test_429_storm_is_absorbed_by_backing_off(name: str, tmp_path: Path) -> None
         platform.server.rate_limit = limit
         specs = [platform.spec(i) for i in range(60)]
         outcome = asyncio.run(
-            launch_batch(
-                platform, specs, tmp_path / "l.sqlite", max_passes=1, creation_batch=False
-            )
+            launch_batch(platform, specs, tmp_path / "l.sqlite", max_passes=1, creation_batch=False)
         )
         created = platform.created_ids()
     assert outcome.raised == {}
