@@ -11,8 +11,13 @@ scenario is the one ``tests/reliability/test_faults.py`` asserts on with N=200.
 With ``--processes K`` (K > 1), K launcher processes run the same batch at the same
 moment, sharing one ledger (bench/_concurrent.py): still exactly N runs.
 
+With ``--kills K``, ``runhub batch`` on ICA goes through creation batches (the
+default) under the faults and is SIGKILLed K times at random moments, then run
+again to completion (bench/_killed.py): exactly N analyses, none twice, every
+row's ref the analysis carrying its own key tag.
+
 Usage: python bench/faults.py [-n 1000] [--rate 0.2] [--seed 1] [--platform ica ...]
-                              [--processes 4]
+                              [--processes 4] [--kills 10]
 Writes bench/results/faults.json (faults-processes.json with --processes) and prints
 a table.
 """
@@ -41,7 +46,7 @@ def measure(name: str, n: int, rate: float, seed: int, concurrency: int) -> dict
     """One platform's batch under faults, and what came of it."""
     tmp = Path(tempfile.mkdtemp(prefix="runhub-faults-"))
     ledger = tmp / "ledger.sqlite"
-    with serve(name, fault_plan(rate, seed)) as platform:
+    with serve(name, fault_plan(rate, seed), creation_batch_size=100) as platform:
         specs = [platform.spec(i, fail=i % 10 == 0) for i in range(n)]
         started = time.perf_counter()
         outcome = asyncio.run(
@@ -97,7 +102,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--platform", action="append", choices=PLATFORMS)
     parser.add_argument("--processes", type=int, default=1, help="launchers on one batch")
+    parser.add_argument("--kills", type=int, default=0, help="ICA creation batches, K kills")
     args = parser.parse_args()
+    if args.kills:
+        killed(args)
+        return
     if args.processes > 1:
         concurrent(args)
         return
@@ -114,6 +123,20 @@ def main() -> None:
         print(f"{r['platform']}: raised then re-launched {r['raised_then_relaunched']}")
     path = write("faults", {"n": args.n, "rate": args.rate, "seed": args.seed,
                             "results": results})  # fmt: skip
+    print(f"wrote {path}")
+
+
+def killed(args: argparse.Namespace) -> None:
+    """``--kills K``: creation batches under faults, K SIGKILLs, re-run to the end."""
+    from _killed import measure_killed
+
+    result = measure_killed(args.n, args.rate, args.seed, args.kills)
+    keys = ["platform", "runs_asked", "runs_created", "duplicates", "lost", "wrong_refs",
+            "kills", "creation_batches_accepted", "faults_total", "seconds"]  # fmt: skip
+    print(table(keys, [[result[k] for k in keys]]))
+    print(f"exit codes {result['exit_codes']}; faults by kind {result['faults_injected']}")
+    path = write("faults-killed", {"n": args.n, "rate": args.rate, "seed": args.seed,
+                                   "results": [result]})  # fmt: skip
     print(f"wrote {path}")
 
 

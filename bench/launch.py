@@ -3,7 +3,10 @@
 Each emulator runs in its own process (bench/_serve.py, no shared GIL) on 127.0.0.1
 and adds a latency L to every request. Compared, per backend:
 
-- runhub ``AsyncClient.launch_many`` (``--concurrency`` in flight);
+- runhub ``AsyncClient.launch_many`` (``--concurrency`` in flight); on ICA through
+  creation batches (the default, ``analysisCreationBatch``: 100 runs a request, then
+  the batches' items read until every ref is known) and one request per run
+  (``creation_batch=False``);
 - ``runhub batch`` (a samplesheet of the same N rows), when the CLI has it;
 - runhub ``AsyncClient.launch_many`` over httpx's own async transport instead of
   runhub's pool (``runhub/pool.py``), to weigh keeping the pool;
@@ -57,9 +60,17 @@ def measure(emu: Emulator, work: Any) -> dict[str, Any]:
     extra = work() or {}
     wall = time.perf_counter() - started
     stats = emu.stats()
+    creates = sum(
+        count
+        for route, count in stats["routes"].items()
+        if route.startswith("POST")
+        and ("CreationBatch" in route or "/analysis:" in route or route.endswith("computations"))
+        and not route.endswith(":search")
+    )
     return {
         "wall": wall,
         "requests": stats["requests"],
+        "creates": creates,
         "routes": stats["routes"],
         "client_cpu": _cpu() - mine,
         "server_cpu": emu.cpu_seconds() - cpu,
@@ -74,7 +85,13 @@ def _cpu() -> float:
 
 
 def runhub_launch_many(
-    backend: str, emu: Emulator, n: int, concurrency: int, *, httpx_transport: bool = False
+    backend: str,
+    emu: Emulator,
+    n: int,
+    concurrency: int,
+    *,
+    httpx_transport: bool = False,
+    creation_batch: bool = True,
 ) -> dict[str, Any]:
     run_specs = specs(backend, n)
 
@@ -87,7 +104,9 @@ def runhub_launch_many(
         async with AsyncClient(
             settings=settings(backend, emu.url), plugins=plugins(), transport=transport
         ) as client:
-            done = await client.launch_many(run_specs, concurrency=concurrency)
+            done = await client.launch_many(
+                run_specs, concurrency=concurrency, creation_batch=creation_batch
+            )
             return len({s.ref for s in done})
 
     def work() -> dict[str, Any]:
@@ -218,6 +237,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bare_httpx(backend, emu, 4, concurrency)
             sdk_loop(backend, emu, 1)
             got = {"runhub launch_many": runhub_launch_many(backend, emu, n, concurrency)}
+            if backend == "ica":  # the default above sends creation batches
+                got["runhub launch_many, per run"] = runhub_launch_many(
+                    backend, emu, n, concurrency, creation_batch=False
+                )
             got["runhub, httpx transport"] = runhub_launch_many(
                 backend, emu, n, concurrency, httpx_transport=True
             )
@@ -247,6 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     name,
                     r["wall"],
                     r["requests"],
+                    r["creates"],
                     n / r["wall"],
                     r["wall"] / bound if name.startswith("runhub") else "",
                     peer / r["wall"],
@@ -255,12 +279,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 ]
             )
         if not has_batch:
-            rows.append([backend, "runhub batch", "missing", "", "", "", "", ""])
+            rows.append([backend, "runhub batch", "missing", "", "", "", "", "", ""])
         else:
             r = got["runhub batch"]
             phase = r["wall"] - r["fixed"]
             batch_rows.append([backend, r["wall"], r["fixed"], phase, phase / bound])
-    headers = ["backend", "client", "wall s", "requests", "runs/s", "x bound", "x SDK loop"]
+    headers = ["backend", "client", "wall s", "requests", "creates", "runs/s", "x bound"]
+    headers += ["x SDK loop"]
     headers += ["x bare httpx", "client CPU ms/run"]
     print(f"N={n} launches, L={latency * 1000:g} ms, concurrency {concurrency}: ", end="")
     print(f"bound N*L/concurrency = {bound:.2f} s")

@@ -5,12 +5,15 @@ The emulator (own process, latency L) runs a token bucket of R requests per seco
 platform documents sending one. Compared, per backend:
 
 - runhub ``AsyncClient.launch_many`` (its adaptive pacing: back off on 429,
-  probe back up gradually);
+  probe back up gradually); on ICA both ways: through creation batches (the
+  default: ``analysisCreationBatch``, 100 runs a request) and one request per run
+  (``creation_batch=False``), which cannot beat N/R seconds;
 - the official SDK in a pool of as many threads, retrying 429s with urllib3's
   ``Retry`` (exponential backoff) — what an SDK user would set up.
 
 Reported: requests that got through per second as a share of R, the share of
-requests answered 429, and runs launched (failures are counted, not raised).
+requests answered 429, and runs launched with their refs known (failures are
+counted, not raised).
 
 The SDK runs ``--peer-n`` launches (default 150): at its pace, N would take minutes.
 
@@ -56,17 +59,23 @@ def measure(emu: Emulator, rate: float, work: Any, settle: float = 2.0) -> dict[
     }
 
 
-def runhub_batch(backend: str, url: str, n: int, concurrency: int) -> tuple[int, int]:
+def runhub_batch(
+    backend: str, url: str, n: int, concurrency: int, *, creation_batch: bool = True
+) -> tuple[int, int]:
     run_specs = specs(backend, n)
 
     async def go() -> list[Any]:
         async with AsyncClient(settings=settings(backend, url), plugins=plugins()) as client:
             return await client.launch_many(
-                run_specs, concurrency=concurrency, return_exceptions=True
+                run_specs,
+                concurrency=concurrency,
+                return_exceptions=True,
+                creation_batch=creation_batch,
             )
 
     outcomes = asyncio.run(go())
-    failed = sum(1 for o in outcomes if isinstance(o, RunhubError))
+    # a run counts once its ref is known (every RunStatus carries it)
+    failed = sum(1 for o in outcomes if isinstance(o, RunhubError) or not o.ref.id)
     return len(outcomes) - failed, failed
 
 
@@ -135,6 +144,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     args.settle,
                 )
             }
+            if backend == "ica":
+                got["runhub launch_many, creation batches"] = got.pop("runhub launch_many")
+                got["runhub launch_many, one request per run"] = measure(
+                    emu,
+                    args.rate,
+                    lambda u=emu.url: runhub_batch(
+                        "ica", u, args.n, args.concurrency, creation_batch=False
+                    ),
+                    args.settle,
+                )
             if args.peer:
                 got["official SDK, threads + urllib3 Retry"] = measure(
                     emu,

@@ -128,8 +128,15 @@ class Platform:
 
 
 @contextmanager
-def serve(name: str, faults: FaultPlan | None = None, *, speed: float = 20.0) -> Iterator[Platform]:
-    """Serve platform ``name`` over HTTP with ``faults``; runs take ~8/speed s."""
+def serve(
+    name: str,
+    faults: FaultPlan | None = None,
+    *,
+    speed: float = 20.0,
+    creation_batch_size: int | None = None,
+) -> Iterator[Platform]:
+    """Serve platform ``name`` over HTTP with ``faults``; runs take ~8/speed s.
+    ICA's clients send creation batches of ``creation_batch_size`` rows (default 2)."""
     clock = Clock(speed)
     app: Any
     if name == "ica":
@@ -141,7 +148,7 @@ def serve(name: str, faults: FaultPlan | None = None, *, speed: float = 20.0) ->
             ica = {"server_url": server.url, "x_api_key": ICA_KEY, "project_id": seed.PROJECT_ID}
             # Creation batches of 2 rows: as many requests (and faults, and moments to
             # be killed at) as the tests need, on the batch path ICA batches take.
-            ica["creation_batch_size"] = CREATION_BATCH_SIZE
+            ica["creation_batch_size"] = creation_batch_size or CREATION_BATCH_SIZE
             settings = {"ica": ica}
         else:
             settings = {"codeocean": {"url": server.url, "api_token": CO_TOKEN}}

@@ -179,6 +179,9 @@ def _batch(platform: Platform, work: Path, limit: int | None) -> subprocess.Comp
             "json",
             "-j",
             "2",
+            # one create per run, so the disk fills between them (a creation batch
+            # would create all N rows' runs at once)
+            "--no-creation-batch",
         ],
         cwd=work,
         env=env,

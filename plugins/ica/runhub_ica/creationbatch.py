@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from runhub.backend import Exchange, response_json
-from runhub.errors import AmbiguousLaunch, NotFound, PlatformError, RunhubError, SpecError
+from runhub.errors import (
+    AmbiguousLaunch,
+    NotFound,
+    PlatformError,
+    RateLimited,
+    RunhubError,
+    SpecError,
+    TransportError,
+)
 from runhub.gather import gather
 from runhub.grouplaunch import PER_RUN, GroupAnswer, GroupNotes, GroupRow, Later
 from runhub_ica.names import default_name, key_tag
@@ -54,6 +62,10 @@ INCOMPLETE_PATIENCE = 600.0
 #: Item processing states after which an item never changes.
 ITEM_DONE = ("SUCCEEDED", "FAILED")
 _TOO_LARGE = ("too large", "too many", "maximum", "exceeds", "limit")
+#: Steps in a row a chunk may end in a network failure or a rate limit past the retry
+#: budget before its rows get that error (a re-run sends the same chunk again).
+TRANSIENT_TRIES = 3
+TRANSIENT_WAIT = 5.0
 
 
 def chunk_key(keys: Sequence[str]) -> str:
@@ -117,6 +129,8 @@ class CreationBatches:
         self.creds = backend.creds
         #: The largest chunk ICA took without saying "too large" (None: not learned).
         self.limit: int | None = None
+        #: chunk key -> steps in a row that ended in a network failure or rate limit
+        self._troubles: dict[str, int] = {}
 
     @property
     def size(self) -> int:
@@ -249,10 +263,13 @@ class CreationBatches:
             resp = yield self.request(project, chunk)
         except AmbiguousLaunch as error:
             if "409" not in str(error):
-                raise
+                return self._trouble(key, keys, error)
             return dict.fromkeys(keys, Later(2.0))  # the first request is still in progress
+        except (RateLimited, TransportError) as error:
+            return self._trouble(key, keys, error)
         except PlatformError as error:
             return (yield from self._refused(project, chunk, batch, notes, error))
+        self._troubles.pop(key, None)
         batch_id = str(response_json(resp).get("id") or "")
         if not batch_id:
             raise PlatformError("ICA answered a creation batch without its id")
@@ -262,6 +279,17 @@ class CreationBatches:
             i.key: (str(i.body.get("userReference")), now) for i in chunk
         }
         return (yield from self._read(project, batch_id, wanted, batch))
+
+    def _trouble(self, key: str, keys: list[str], error: RunhubError) -> dict[str, GroupAnswer]:
+        """A network failure or rate limit past the retry budget: this chunk's rows
+        are asked about again in a while (the others go on); after a few such steps
+        in a row, they get the error (a re-run sends the same chunk again)."""
+        tries = self._troubles.get(key, 0) + 1
+        self._troubles[key] = tries
+        if tries > TRANSIENT_TRIES:
+            self._troubles.pop(key, None)
+            return dict.fromkeys(keys, error)
+        return dict.fromkeys(keys, Later(TRANSIENT_WAIT * tries))
 
     def _refused(
         self,
@@ -321,12 +349,15 @@ class CreationBatches:
                 resp = yield get(self.creds, path, V4, "read a creation batch's items", **params)
             except NotFound:  # the batch is gone: each row is looked up by its key tag
                 return dict.fromkeys(wanted, PER_RUN)
+            except (RateLimited, TransportError) as error:
+                return self._trouble(batch_id, list(wanted), error)
             data = response_json(resp)
             listed += [i for i in data.get("items") or [] if isinstance(i, dict)]
             token = data.get("nextPageToken") or None
             if not token or token in seen:
                 break
             seen.add(token)
+        self._troubles.pop(batch_id, None)
         every_done = all(_processing(i)[0] in ITEM_DONE for i in listed)
         answers: dict[str, GroupAnswer] = {}
         for key, (name, sent) in wanted.items():
