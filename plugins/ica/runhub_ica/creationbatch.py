@@ -172,8 +172,11 @@ class CreationBatches:
         chunks = self._chunks([i for i in resolved if i[1].key in again])
         chunks += self._chunks([i for i in resolved if i[1].key not in again])
         work += [self._send(project, chunk, batch, notes) for project, chunk in chunks]
-        for found in (yield from gather(*work)):
-            answers.update(found)
+        # One request at a time: ICA limits the request rate (429), and a handful of
+        # requests for a whole samplesheet is the point; none waits for another's turn
+        # for long (one round trip each).
+        for one in work:
+            answers.update((yield from one))
         return answers
 
     def requests(self, rows: Sequence[GroupRow], batch: str) -> Exchange[list[httpx.Request]]:
@@ -274,11 +277,8 @@ class CreationBatches:
         if not batch_id:
             raise PlatformError("ICA answered a creation batch without its id")
         notes.answered(keys, str(Note(project, key, batch_id)))
-        now = time.time()
-        wanted: dict[str, tuple[str, float | None]] = {
-            i.key: (str(i.body.get("userReference")), now) for i in chunk
-        }
-        return (yield from self._read(project, batch_id, wanted, batch))
+        # ICA creates the analyses in the background: the items are read next step
+        return dict.fromkeys(keys, Later(_wait(time.time())))
 
     def _trouble(self, key: str, keys: list[str], error: RunhubError) -> dict[str, GroupAnswer]:
         """A network failure or rate limit past the retry budget: this chunk's rows
@@ -320,11 +320,8 @@ class CreationBatches:
         if too_large:
             self.limit = max(1, min(self.limit or len(chunk), len(chunk)) // 2)
         half = len(chunk) // 2
-        parts = yield from gather(
-            self._send(project, chunk[:half], batch, notes),
-            self._send(project, chunk[half:], batch, notes),
-        )
-        return {**parts[0], **parts[1]}
+        first = yield from self._send(project, chunk[:half], batch, notes)
+        return {**first, **(yield from self._send(project, chunk[half:], batch, notes))}
 
     # -- reading items ---------------------------------------------------------------
 
