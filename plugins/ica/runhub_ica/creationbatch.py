@@ -62,8 +62,8 @@ INCOMPLETE_PATIENCE = 600.0
 #: Item processing states after which an item never changes.
 ITEM_DONE = ("SUCCEEDED", "FAILED")
 _TOO_LARGE = ("too large", "too many", "maximum", "exceeds", "limit")
-#: Steps in a row a chunk may end in a network failure or a rate limit past the retry
-#: budget before its rows get that error (a re-run sends the same chunk again).
+#: Steps in a row a chunk may end in a network failure, a rate limit or a server error
+#: past the retry budget before its rows get that error (a re-run sends it again).
 TRANSIENT_TRIES = 3
 TRANSIENT_WAIT = 5.0
 
@@ -271,6 +271,8 @@ class CreationBatches:
         except (RateLimited, TransportError) as error:
             return self._trouble(key, keys, error)
         except PlatformError as error:
+            if (error.status or 0) >= 500:  # past the retry budget; ICA stored nothing
+                return self._trouble(key, keys, error)
             return (yield from self._refused(project, chunk, batch, notes, error))
         self._troubles.pop(key, None)
         batch_id = str(response_json(resp).get("id") or "")
@@ -347,6 +349,10 @@ class CreationBatches:
             except NotFound:  # the batch is gone: each row is looked up by its key tag
                 return dict.fromkeys(wanted, PER_RUN)
             except (RateLimited, TransportError) as error:
+                return self._trouble(batch_id, list(wanted), error)
+            except PlatformError as error:
+                if (error.status or 0) < 500:
+                    raise
                 return self._trouble(batch_id, list(wanted), error)
             data = response_json(resp)
             listed += [i for i in data.get("items") or [] if isinstance(i, dict)]
