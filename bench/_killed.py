@@ -43,7 +43,8 @@ def measure_killed(n: int, rate: float, seed: int, kills: int) -> dict[str, Any]
                 command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             try:
-                proc.wait(timeout=rng.uniform(0.3, 3.0))  # start-up is ~0.3 s
+                # start-up and checks take ~2 s, the launches ~2 s more: kills land in both
+                proc.wait(timeout=rng.uniform(0.5, 5.0))
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
