@@ -216,3 +216,38 @@ def test_runs_of_a_creation_batch_are_watched_with_the_batch_search(
     assert [s.ref for s in found] == refs
     assert sum(1 for line in app.log if line.endswith("analysis:search")) == 1
     assert not any("/analyses/" in line for line in app.log)
+
+
+def test_cwl_rows_go_in_cwl_items_with_a_structured_input(app: IcaEmulator, tmp_path: Path) -> None:
+    mounts = [
+        {"source": "/fastqs/", "input": "reads"},
+        {"source": "/reference/GRCh38.fa", "input": "reference"},
+    ]
+    specs = [
+        row_spec(i, pipeline="bwa-mem-cwl-0-7-17", mounts=mounts, parameters={},
+                 options={"ica": {"kind": "cwl"}})
+        for i in range(3)
+    ]  # fmt: skip
+    results = launch(app, ledger_at(tmp_path), specs)
+    check_exactly_once(app, results, 3)
+    (batch,) = app.batches.batches.values()
+    assert {i.kind for i in batch.items} == {"cwlWithStructuredInput"}
+    assert all(i.body["analysisInput"]["objectType"] == "STRUCTURED" for i in batch.items)
+
+
+def test_beyond_the_key_window_a_sent_chunk_is_found_by_key_tag(
+    app: IcaEmulator, tmp_path: Path
+) -> None:
+    ledger = ledger_at(tmp_path)
+    specs = [row_spec(i) for i in range(4)]
+    crashing = Crashing(app, lambda r: r.url.path.endswith("/analysisCreationBatch"), after=True)
+    with pytest.raises(Crash):
+        launch(app, ledger, specs, transport=crashing, size=4)
+    died(ledger)
+    with ledger._db() as db:  # sent 8 days ago; ICA no longer replays the answer
+        db.execute("UPDATE launches SET attempted_at = attempted_at - 8 * 86400")
+    app.forget_idempotency()
+    app.clock.advance(60)
+    results = launch(app, ledger, specs, size=4)
+    check_exactly_once(app, results, 4)
+    assert posts(app) == 1  # never sent again: each row was found by its key tag
