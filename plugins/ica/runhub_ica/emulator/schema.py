@@ -96,12 +96,12 @@ def unknown_fields(model: type[BaseModel], data: Any, loc: str = "") -> list[str
     if not isinstance(data, dict):
         return []
     if "actual_instance" in model.model_fields:  # libica's oneOf wrapper (CwlAnalysisInput)
-        found = [
+        readings = [
             unknown_fields(inner, data, loc)
             for name, info in model.model_fields.items()
             if name.startswith("oneof_schema_") and (inner := _model_in(info.annotation))
         ]
-        return min(found, key=len) if found else []
+        return min(readings, key=len) if readings else []
     fields = _wire_fields(model)
     found = []
     for key, value in data.items():
