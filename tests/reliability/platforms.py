@@ -40,7 +40,7 @@ from runhub.testing.emulator import FAULT_KINDS, Clock, EmulatorServer, FaultPla
 ICA_KEY = "ICAKEY-fake-7c1f09d2b4e84a5f"
 CO_TOKEN = "COTOKEN-fake-3e9a6b10c2d74f88"
 PLATFORMS = ("ica", "codeocean")
-CREATION_BATCH_SIZE = 2
+CREATION_BATCH_SIZE = 1
 
 
 def registry() -> Registry:
@@ -136,7 +136,7 @@ def serve(
     creation_batch_size: int | None = None,
 ) -> Iterator[Platform]:
     """Serve platform ``name`` over HTTP with ``faults``; runs take ~8/speed s.
-    ICA's clients send creation batches of ``creation_batch_size`` rows (default 2)."""
+    ICA clients send creation batches of ``creation_batch_size`` rows (default 1)."""
     clock = Clock(speed)
     app: Any
     if name == "ica":
@@ -146,7 +146,7 @@ def serve(
     with EmulatorServer(app, faults=faults or FaultPlan()) as server:
         if name == "ica":
             ica = {"server_url": server.url, "x_api_key": ICA_KEY, "project_id": seed.PROJECT_ID}
-            # Creation batches of 2 rows: as many requests (and faults, and moments to
+            # Creation batches of 1 row: as many requests (and faults, and moments to
             # be killed at) as the tests need, on the batch path ICA batches take.
             ica["creation_batch_size"] = creation_batch_size or CREATION_BATCH_SIZE
             settings = {"ica": ica}
