@@ -28,7 +28,7 @@ from runhub.clientbase import (
     new_batch_id,
     new_key,
 )
-from runhub.errors import RunhubError, WaitTimeout, is_transient
+from runhub.errors import AmbiguousLaunch, RunhubError, WaitTimeout, is_transient
 from runhub.grouplaunch import launch_groups
 from runhub.ledger import Launch, Ledger
 from runhub.plugins import Registry
@@ -36,7 +36,7 @@ from runhub.policy import RetryPolicy
 from runhub.rounds import Row, launch_rows
 from runhub.spec import RunSpec
 from runhub.state import RunStatus
-from runhub.tracking import Settling, needs_recovery, tracked_launch
+from runhub.tracking import InGroup, Settling, needs_recovery, tracked_launch
 from runhub.transfer.api import AsyncDataMethods
 
 T = TypeVar("T")
@@ -293,6 +293,20 @@ class AsyncClient(_ClientBase, AsyncDataMethods):
             outcomes = await launch_rows(self._run, tracked, concurrency)
             launched = dict(zip(todo, outcomes, strict=True))
             launched.update(grouped)
+            # rows another launch sent in a group meanwhile: finished with their group
+            for _ in range(3):
+                late = [i for i, r in launched.items() if isinstance(r, InGroup)]
+                if not late:
+                    break
+                records = [ledger.get(r.key) or r for r in records]
+                items = [(i, *prepared[i], records[i]) for i in late]
+                launched.update(await launch_groups(self._run, ledger, items, batch_id, lease))
+            for i, r in launched.items():
+                if isinstance(r, InGroup):  # never sent here; the same call again resumes it
+                    launched[i] = AmbiguousLaunch(
+                        "this row was sent in a creation batch by another launch that did"
+                        " not finish it; run the same batch again to resume it"
+                    )
             results = [
                 attached.get(i) or blocked.get(i) or launched[i] for i in range(len(records))
             ]

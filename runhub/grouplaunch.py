@@ -19,7 +19,10 @@ rows to :func:`launch_groups`, which keeps the ledger's rules around the backend
    replays its answer) or reads what it answered.
 
 A row the step fails for as a whole is left attempted if a request may have been
-sent for it (a re-run resolves it), and forgotten if nothing was sent.
+sent for it (a re-run resolves it), and forgotten if nothing was sent. A row sent in
+a group is never sent on its own: the per-run path hands such a row back
+(:class:`~runhub.tracking.InGroup`, when another launch grouped it meanwhile) and it
+is finished here; only an answer of :data:`PER_RUN` clears its note.
 """
 
 from __future__ import annotations
@@ -210,7 +213,8 @@ class _Group:
             elif isinstance(answer, Later):
                 wait = answer.wait if wait is None else min(wait, answer.wait)
                 continue
-            else:  # PER_RUN: the per-run path claims it again
+            else:  # PER_RUN: the per-run path claims it again, and may send it alone
+                self.ledger.grouped([key], "")
                 self.ledger.release(key, self.owner)
             del self.held[key]
         return max(0.0, wait or 0.0)

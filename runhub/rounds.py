@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runhub.errors import LedgerError, RunhubError
-from runhub.tracking import Claimed, Settling
+from runhub.tracking import Claimed, InGroup, Settling
 
 if TYPE_CHECKING:
     from runhub.backend import Backend, Operation
@@ -65,6 +65,8 @@ async def launch_rows(
                 results[index] = await run(rows[index].backend, rows[index].make)
             except Settling as wait:  # Claimed too
                 return wait
+            except InGroup as signal:  # the caller finishes it with its group
+                results[index] = signal  # type: ignore[call-overload]
             except LedgerError as error:
                 stopped.append(error)
                 raise

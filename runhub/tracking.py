@@ -63,6 +63,12 @@ class Claimed(Settling):
         self.until = until
 
 
+class InGroup(Exception):
+    """The row was sent in a group request (another launch's, since this one began):
+    only the group's request can tell whether its run is being created, so it is
+    finished through :mod:`runhub.grouplaunch`, never sent on its own."""
+
+
 def needs_recovery(record: Launch) -> bool:
     """True if an earlier try may have created a run that was never recorded."""
     return record.ref is None and record.attempted_at is not None
@@ -100,6 +106,8 @@ def _tracked(
         raise Claimed(min(CLAIM_POLL, max(0.01, until - time.time())), until=until)
     record = claim.record
     try:
+        if record.launch_group and backend.capabilities.group_launch:
+            raise InGroup(record.key)
         if record.attempted_at is not None:
             owned = ledger.claimed(backend.name)
             found = yield from holding.forward(

@@ -251,3 +251,26 @@ def test_beyond_the_key_window_a_sent_chunk_is_found_by_key_tag(
     results = launch(app, ledger, specs, size=4)
     check_exactly_once(app, results, 4)
     assert posts(app) == 1  # never sent again: each row was found by its key tag
+
+
+def test_a_row_sent_in_a_group_is_never_sent_alone(app: IcaEmulator, tmp_path: Path) -> None:
+    from runhub.tracking import InGroup, tracked_launch
+
+    from .creation_kit import client
+
+    ledger = ledger_at(tmp_path)
+    specs = [row_spec(i) for i in range(3)]
+    crashing = Crashing(app, lambda r: r.url.path.endswith("/analysisCreationBatch"), after=True)
+    with pytest.raises(Crash):
+        launch(app, ledger, specs, transport=crashing, size=3)
+    died(ledger)
+    record = next(r for r in ledger.batch(BATCH) if r.row_key == "row-0")
+    assert record.launch_group
+    backend = client(app, ledger).backend("ica")
+    with pytest.raises(InGroup):
+        next(iter(tracked_launch(backend, specs[0], record, ledger)))  # type: ignore[call-overload]
+    died(ledger)
+    # opting out now still finishes them through their creation batch, once each
+    results = launch(app, ledger, specs, size=3, creation_batch=False)
+    check_exactly_once(app, results, 3)
+    assert posts(app) == 2
