@@ -209,6 +209,18 @@ class PostgresStore:
             ),
         )
 
+    def grouped(self, keys: Sequence[str], note: str, now: float) -> None:
+        """Record the group request the rows are sent in."""
+
+        def work(db: Db) -> None:
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE launches SET launch_group = %s, updated_at = %s WHERE key = %s",
+                    [(note, now, key) for key in keys],
+                )
+
+        self.db.run("record the request a group of launches is sent in", work)
+
     def discard(self, key: str) -> None:
         """Delete a row that never sent anything."""
         self.db.run(

@@ -133,6 +133,13 @@ MIGRATIONS: tuple[Step, ...] = (
         );
         """,
     ),
+    Step(
+        6,
+        "the group request a row was sent in with others (an ICA creation batch)",
+        """
+        ALTER TABLE launches ADD COLUMN launch_group TEXT;
+        """,
+    ),
 )
 
 # The versions must run 1, 2, 3, ... with no gap: a gap would skip a step.
