@@ -148,3 +148,13 @@ def test_observe_never_moves_a_terminal_run_back(any_ledger: Ledger) -> None:
     after = any_ledger.by_ref("toy:1")
     assert after is not None
     assert (after.state, after.native) == ("SUCCEEDED", "done")
+
+
+def test_group_notes_are_kept_per_row(any_ledger: Ledger) -> None:
+    first = any_ledger.intents(rows(3))
+    keys = [r.key for r in first[:2]]
+    any_ledger.grouped(keys, "cb1:p:k")
+    assert [any_ledger.get(k).launch_group for k in keys] == ["cb1:p:k"] * 2  # type: ignore[union-attr]
+    assert any_ledger.get(first[2].key).launch_group is None  # type: ignore[union-attr]
+    any_ledger.grouped(keys[:1], "cb1:p:k:batch")
+    assert [r.launch_group for r in any_ledger.batch("b-1")] == ["cb1:p:k:batch", "cb1:p:k", None]
