@@ -256,7 +256,12 @@ async def _hour(app_args: tuple[str, str, int, float, float, Path]) -> dict[str,
                 if t % 180 == 0 and t / 180 < batches:
                     k = int(t / 180)
                     specs = [RunSpec.from_data(spec_data(f"run-{k}-{i}")) for i in range(per)]
-                    for status in await client.launch_many(specs, batch=f"b{k}", concurrency=16):
+                    # One create per run: the emulated clock stands still while the
+                    # batch launches, so a creation batch's items would never appear.
+                    launched = await client.launch_many(
+                        specs, batch=f"b{k}", concurrency=16, creation_batch=False
+                    )
+                    for status in launched:
                         pending[str(status.ref)] = status.ref
                         heard[str(status.ref)] = t  # the launch's answer is an observation
                 if mode != "polling":
