@@ -19,8 +19,9 @@ and per-part checksums exactly as the AWS SDK does them):
 Like s3transfer, parts carry botocore's default checksum (CRC32) and the completion
 lists each part's checksum, so S3 verifies every byte it stores.
 
-boto3 is an optional dependency (the ``s3`` extra): it is imported only here, only
-when a file is large enough to need it.
+boto3 is an optional dependency (the ``s3`` extra): it is imported only when a file
+is large enough to need it, on a background thread while the platform is asked
+(:mod:`runhub.transfer.s3session`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from runhub.errors import AuthError, ConfigError, PlatformError, RunhubError, Tr
 from runhub.policy import Redactor
 from runhub.transfer.model import LocalFile, S3Credentials, S3Target
 from runhub.transfer.progress import Progress
+from runhub.transfer.s3session import ensure_boto3, s3_client
 from runhub.transfer.store import TransferStore
 
 log = logging.getLogger("runhub.transfer.s3")
@@ -58,18 +60,6 @@ CREDENTIAL_ERRORS = frozenset(
         "SignatureDoesNotMatch",
     }
 )
-
-
-def boto3_or_explain(install: str) -> Any:
-    """The boto3 module, or a ConfigError saying exactly what to install."""
-    try:
-        import boto3
-    except ImportError:
-        raise ConfigError(
-            "large files are uploaded with S3 multipart, which needs boto3 (not installed)",
-            hint=f"install it with: {install}",
-        ) from None
-    return boto3
 
 
 def part_size_for(size: int, preferred: int) -> int:
@@ -159,7 +149,7 @@ class MultipartUpload:
         self.preferred = part_size
         self.concurrency = max(1, concurrency)
         self.redact = redact or Redactor()
-        self._boto3 = boto3_or_explain(install)
+        ensure_boto3(install)
         self._lock = threading.Lock()
         self._generation = 0
         self._credentials = target.credentials
@@ -179,9 +169,7 @@ class MultipartUpload:
             read_timeout=120,
         )
         try:
-            session = self._boto3.session.Session()
-            return session.client(
-                "s3",
+            return s3_client(
                 aws_access_key_id=creds.access_key,
                 aws_secret_access_key=creds.secret_key,
                 aws_session_token=creds.session_token,

@@ -88,9 +88,10 @@ def upload_flow(
             return Uploaded(item, reused, "present")
     multipart = item.size >= data.multipart_threshold
     if multipart:
-        from runhub.transfer.s3 import boto3_or_explain
+        from runhub.transfer.s3session import ensure_boto3, prewarm
 
-        boto3_or_explain(data.s3_install)  # before the platform creates anything
+        ensure_boto3(data.s3_install)  # before the platform creates anything
+        prewarm()
     dest = f"{where.backend}:{where.scope}:{path}"
     state = engine.store.upload(dest, item)
     if at is not None:

@@ -183,7 +183,8 @@ def test_bad_input_is_one_line_with_its_exit_code(
     monkeypatch.setitem(sys.modules, "boto3", None)
     monkeypatch.setenv("RUNHUB_ICA_MULTIPART_THRESHOLD", str(5 << 20))
     creates = _creates(served)
-    cli("launch", str(_spec("s3", "./big.fq"))).fails(2, "pip install 'runhub-ica[s3]'")
+    hint = "pip install boto3 (from a clone of runhub: pip install './plugins/ica[s3]')"
+    cli("launch", str(_spec("s3", "./big.fq"))).fails(2, hint)
     assert len(served.app.created) == 1
     assert _creates(served) == creates  # found out before ICA created anything
 

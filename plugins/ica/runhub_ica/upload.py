@@ -59,7 +59,8 @@ T = TypeVar("T")
 Authed = Callable[[Callable[[], Exchange[T]]], Exchange[T]]
 
 CONTENT_TAG = "runhub-sha256:"
-S3_INSTALL = "pip install 'runhub-ica[s3]'"
+#: boto3 itself is on PyPI; runhub-ica is installed from a clone (no index serves it).
+S3_INSTALL = "pip install boto3 (from a clone of runhub: pip install './plugins/ica[s3]')"
 _PAGE = 1000
 _URL_CHUNK = 100
 
