@@ -60,13 +60,20 @@ SECRETS = "runhub.secrets"
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """One result file or folder of a run."""
+    """One result file or folder of a run.
+
+    ``sha256`` and ``etag`` are what the platform reports of the file's bytes, when
+    it reports anything (ICA: runhub's content tag on files runhub uploaded, and the
+    storage's ``objectETag``); downloads are checked against the strongest one.
+    """
 
     path: str
     size: int | None = None
     kind: Literal["file", "folder"] = "file"
     id: str | None = None
     url: str | None = None
+    sha256: str | None = None
+    etag: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with a stable shape."""

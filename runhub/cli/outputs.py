@@ -85,7 +85,13 @@ def outputs(
     if output == "json":
         render.echo_json(
             [
-                {"ref": str(r), "path": str(o.path), "size": o.size, "action": o.action}
+                {
+                    "ref": str(r),
+                    "path": str(o.path),
+                    "size": o.size,
+                    "action": o.action,
+                    "verified": o.verified,
+                }
                 for r, o in done
             ]
         )
@@ -93,8 +99,8 @@ def outputs(
         return
     click.echo(
         render.table(
-            ("REF", "FILE", "SIZE", "ACTION"),
-            ((r, o.path, render.size(o.size), o.action) for r, o in done),
+            ("REF", "FILE", "SIZE", "ACTION", "CHECKED"),
+            ((r, o.path, render.size(o.size), o.action, o.verified) for r, o in done),
         )
         if done
         else "(no files)"

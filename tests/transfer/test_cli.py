@@ -5,6 +5,7 @@ user's own tools, and each bad input as one line with its exit code."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,38 @@ def test_outputs_download_verified_and_an_upload_downloaded_back(
     # a second download skips what is there and matches
     again = cli("data", "download", "ica:/incoming/S1.fastq.gz", "back", "-o", "json")
     assert again.json()["files"][0]["action"] == "skipped"
+
+
+def test_outputs_download_is_checked_against_the_platforms_checksums(
+    served: Served, cli: Cli, write: Write
+) -> None:
+    write("fastq/S1.fastq.gz", 10_000)
+    done = cli(
+        "launch", str(_spec("s1", "./fastq/S1.fastq.gz")), "--wait", "--poll", "0.05", "-o", "json"
+    )
+    assert done.code == 0, done.err
+    ref = done.json()["run"]["ref"]
+    got = cli("outputs", ref, "--download", "out", "-o", "json")
+    assert got.code == 0, got.err
+    assert [(f["action"], f["verified"]) for f in got.json()] == [("downloaded", "md5")] * 2
+    report = next(Path(f["path"]) for f in got.json() if f["path"].endswith(".report.html"))
+    whole = report.read_bytes()
+    # same size, other bytes: not skipped on its size, downloaded again and checked
+    report.write_bytes(b"x" * len(whole))
+    again = cli("outputs", ref, "--download", "out", "-o", "json")
+    assert again.code == 0, again.err
+    actions = {Path(f["path"]).name: (f["action"], f["verified"]) for f in again.json()}
+    assert actions[report.name] == ("downloaded", "md5")
+    assert set(actions.values()) == {("downloaded", "md5"), ("skipped", "md5")}
+    assert report.read_bytes() == whole
+    # bytes that do not match what ICA reports are refused, nothing half-written kept
+    rec = next(r for r in served.app.analyses[-1].outputs if r.path.endswith(".report.html"))
+    rec.etag = hashlib.md5(b"other bytes", usedforsecurity=False).hexdigest()
+    report.unlink()
+    refused = cli("outputs", ref, "--download", "out")
+    refused.fails(4, "do not match its checksum", "the partial file was removed")
+    assert not report.exists()
+    assert not report.with_name(report.name + ".part").exists()
 
 
 def test_data_ls_and_upload_outputs(served: Served, cli: Cli, write: Write) -> None:

@@ -10,6 +10,7 @@ key exchanged once per process for a JWT); a 401 to a JWT renews it once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -435,7 +436,7 @@ class IcaBackend(Backend):
         project, _ = yield from self._where(ref)
         files = [o for o in outputs if o.kind == "file" and o.id]
         urls = yield from file_urls(self.creds, files, self._output_projects, project)
-        return [Output(o.path, o.size, o.kind, o.id, urls.get(o.id or "", o.url)) for o in outputs]
+        return [replace(o, url=urls.get(o.id or "", o.url)) for o in outputs]
 
     # -- pre-flight, detail, logs, the platform's runs (see preflight.py, inspection.py)
 

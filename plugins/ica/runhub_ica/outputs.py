@@ -11,11 +11,14 @@ file was located on the machine", not a place in the project, so it is not used.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from runhub.backend import Exchange, Output, response_json
+from runhub.transfer import RemoteFile
 from runhub_ica.auth import Credentials
 from runhub_ica.plans import V3
+from runhub_ica.upload import remote_file
 from runhub_ica.wire import get, post
 
 if TYPE_CHECKING:
@@ -69,13 +72,15 @@ def output_projects(
 def list_outputs(
     creds: Credentials, lookups: Lookups, project: str, analysis: str
 ) -> Exchange[tuple[list[Output], dict[str, str]]]:
-    """``getAnalysisOutputs`` as rows, with sizes (absent from that answer) from one
-    data listing per 100 files of each project the outputs are in."""
+    """``getAnalysisOutputs`` as rows, with sizes and checksums (absent from that
+    answer) from one data listing per 100 files of each project the outputs are in:
+    ``fileSizeInBytes``, ``objectETag`` and runhub's content tag (files runhub
+    uploaded), which downloads are checked against."""
     resp = yield get(
         creds, f"/api/projects/{project}/analyses/{analysis}/outputs", V3, "list outputs"
     )
     found, where = flatten(response_json(resp), project)
-    sizes: dict[str, int] = {}
+    details: dict[str, RemoteFile] = {}
     for owner, files in output_projects(found, where, project).items():
         for start in range(0, len(files), SIZE_CHUNK):
             chunk = files[start : start + SIZE_CHUNK]
@@ -83,13 +88,17 @@ def list_outputs(
                 f"/api/projects/{owner}/data", "output sizes", id=chunk, pageSize=str(len(chunk))
             )
             for entry in listed:
-                data = entry.get("data")
-                details = data.get("details") if isinstance(data, dict) else None
-                size = details.get("fileSizeInBytes") if isinstance(details, dict) else None
-                if isinstance(size, int) and isinstance(data, dict):
-                    sizes[str(data.get("id"))] = size
-    rows = [Output(o.path, sizes.get(o.id or "", o.size), o.kind, o.id) for o in found]
-    return rows, where
+                data = entry.get("data") if isinstance(entry, dict) else None
+                if isinstance(data, dict) and "id" in data:
+                    details[str(data["id"])] = remote_file(entry)
+    return [_with_details(o, details.get(o.id or "")) for o in found], where
+
+
+def _with_details(out: Output, remote: RemoteFile | None) -> Output:
+    if remote is None:
+        return out
+    size = remote.size if remote.size is not None else out.size
+    return replace(out, size=size, sha256=remote.sha256, etag=remote.etag)
 
 
 def file_urls(

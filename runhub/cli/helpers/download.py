@@ -18,6 +18,9 @@ What a platform may make runhub do is bounded:
 - a file never grows past its announced size (the listing's size, else the
   ``Content-Length``); a server that sends more is cut off, and one that sends
   less leaves a ``.part`` to resume;
+- the finished file is checked against the strongest checksum the platform
+  reports (``Output.sha256``, else a one-part MD5 ``Output.etag``), else its size;
+  a file already there is skipped only when it passes the same check;
 - a name with a NUL or control character, or a path component the file system
   cannot hold (over 255 bytes), is refused with one line, as is a path leaving the
   download folder.
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runhub.errors import RunhubError
-from runhub.transfer.fetch import NAME_MAX, Wanted, check_url, target
+from runhub.transfer.fetch import NAME_MAX, Wanted, check_url, complete, target, verify
 from runhub.transfer.fetch import fetch as fetch_one
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ class Outcome:
     path: Path
     size: int
     action: str  # downloaded | resumed | skipped
+    verified: str = "size"  # sha256 | md5 | size | none: how the bytes were checked
 
 
 def fetch_all(
@@ -65,9 +69,11 @@ def fetch_all(
         if out.kind != "file":
             continue
         dest = target(root, out.path)
-        if _complete(out, dest):
+        present = _wanted(out, dest)
+        how = verify(dest, present) if complete(present) else None
+        if how is not None:  # checked before a URL is signed for it
             progress(out.size or 0)
-            done.append(Outcome(dest, dest.stat().st_size, "skipped"))
+            done.append(Outcome(dest, dest.stat().st_size, "skipped", how))
             continue
         signed = url_for(out) if url_for is not None else out
         if not signed.url:
@@ -77,8 +83,8 @@ def fetch_all(
     return done
 
 
-def _complete(out: Output, dest: Path) -> bool:
-    return dest.is_file() and out.size is not None and dest.stat().st_size == out.size
+def _wanted(out: Output, dest: Path) -> Wanted:
+    return Wanted(out.url or "", dest, out.path, out.size, out.sha256, out.etag)
 
 
 def fetch(
@@ -89,15 +95,10 @@ def fetch(
     allow_files: bool = False,
     progress: Callable[[int], None] = lambda n: None,
 ) -> Outcome:
-    """One file: skipped if present with the expected size, else (re)downloaded."""
+    """One file: skipped if present and matching, else (re)downloaded and checked."""
     assert out.url is not None
-    got = fetch_one(
-        Wanted(out.url, dest, out.path, out.size),
-        http=http,
-        allow_files=allow_files,
-        progress=progress,
-    )
-    return Outcome(got.path, got.size, got.action)
+    got = fetch_one(_wanted(out, dest), http=http, allow_files=allow_files, progress=progress)
+    return Outcome(got.path, got.size, got.action, got.verified)
 
 
 __all__ = ["NAME_MAX", "Outcome", "check_url", "fetch", "fetch_all", "target"]
