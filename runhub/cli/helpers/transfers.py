@@ -18,9 +18,11 @@ _LABELS = {"hashing": "checksums", "uploading": "uploading", "downloading": "dow
 
 
 class Bars:
-    """A rich progress bar per transfer phase (thread-safe)."""
+    """A rich progress bar per transfer phase (thread-safe), drawn on ``console``
+    (default: a rich Console on stderr)."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
+        self._console = console
         self._lock = threading.Lock()
         self._bar: Any = None
         self._task: Any = None
@@ -46,7 +48,7 @@ class Bars:
                     TransferSpeedColumn(),
                     TimeRemainingColumn(),
                     TextColumn("{task.fields[files]}"),
-                    console=Console(stderr=True),
+                    console=self._console or Console(stderr=True),
                     transient=True,
                 )
                 self._bar.start()
