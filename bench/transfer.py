@@ -11,8 +11,11 @@ upload runs as a whole process, as a user would run it:
   (``TransferConfig()``: the AWS CLI's engine, what ICA's "Data Transfer Options"
   page recommends) with the same temporary credentials from ICA;
 
-rounds interleaved (runhub, peer, runhub, …), medians reported, each round to a
-fresh prefix so nothing is skipped; objects are deleted between rounds. The peak
+rounds interleaved in ABBA order (runhub then peer, peer then runhub, …), medians
+reported, each round to a fresh prefix so nothing is skipped; objects are deleted
+between rounds. Each upload's time is split into phases at the S3 server (moto
+logs when each request came and was answered, bench/_s3log.py): before the first
+S3 request, sending the data, finishing (CompleteMultipartUpload), after S3. The peak
 resident memory of each upload process comes from ``wait4``.
 
 Then: a 1 GB runhub upload killed (SIGKILL) once 60% of its parts are recorded and
@@ -21,7 +24,7 @@ addressing: two batches of runs mounting the same 20 local files (bytes sent by
 the second).
 
 Usage: python bench/transfer.py [--files 20] [--file-mb 50] [--big-mb 1024]
-       [--rounds 3] [--part-mb 16] [--threshold-mb 64] [--concurrency 8]
+       [--rounds 6] [--part-mb 16] [--threshold-mb 64] [--concurrency 8]
 Writes bench/results/transfer.json and prints a table.
 """
 
@@ -74,11 +77,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server() -> Any:
-    """moto's S3 server in its own process."""
+def moto_server(log: Path) -> Any:
+    """moto's S3 server in its own process, logging each request's times (_s3log.py)."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(Path(__file__).with_name("_s3log.py")), str(port), str(log)],
+        env={**os.environ, "MOTO_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -95,6 +99,34 @@ def moto_server() -> Any:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+#: The phases of one upload process, from moto's request log (see phases()).
+PHASES = ("before S3", "S3 data", "S3 finishing", "after S3")
+
+
+def phases(log: Path, started: float, ended: float) -> dict[str, float]:
+    """Split one upload process's wall time [started, ended] at the S3 server's log.
+
+    before S3: process start to the first S3 request (interpreter, imports, the
+    platform's API calls); S3 data: to the last part or PUT answered; S3 finishing:
+    to the last S3 answer (CompleteMultipartUpload: moto assembles the object);
+    after S3: to the process's exit (runhub's availability check and tag).
+    """
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line]
+    mine = [x for x in lines if started <= x["start"] <= ended]
+    data = [x for x in mine if x["op"] in ("UploadPart", "PutObject")]
+    if not mine or not data:
+        return dict.fromkeys(PHASES, float("nan"))
+    first = min(x["start"] for x in mine)
+    data_end = max(x["end"] for x in data)
+    last = max(x["end"] for x in mine)
+    return {
+        "before S3": first - started,
+        "S3 data": data_end - first,
+        "S3 finishing": last - data_end,
+        "after S3": ended - last,
+    }
 
 
 def make_file(path: Path, size: int, seed: int) -> None:
@@ -154,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--file-mb", type=float, default=50)
     parser.add_argument("--big-mb", type=float, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--part-mb", type=int, default=16)
     parser.add_argument("--threshold-mb", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -181,7 +213,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     make_file(big, int(args.big_mb * MIB), 999)
     results: dict[str, Any] = {"args": vars(args)}
 
-    with moto_server() as s3_url:
+    s3_log = work / "s3-requests.jsonl"
+    with moto_server(s3_log) as s3_url:
         bucket = S3Bucket(s3_url, "bench-bucket")
         admin = boto3.client(
             "s3",
@@ -213,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             prefix = creds["prefix"]
             for name, files in (("small", small), ("big", [big])):
                 results[name] = _compare(
-                    name, files, env, creds, args.rounds, admin, bucket.bucket, prefix
+                    name, files, env, creds, args.rounds, admin, bucket.bucket, prefix, s3_log
                 )
             results["resume"] = _resume(big, env, admin, bucket.bucket, work, args)
             results["content_addressing"] = _content_addressing(fresh, env)
@@ -254,6 +287,7 @@ def _compare(
     admin: Any,
     bucket: str,
     prefix: str,
+    s3_log: Path,
 ) -> dict[str, Any]:
     size = sum(f.stat().st_size for f in files)
     # once untimed: runhub hashes each file once (the checksums are then kept)
@@ -273,8 +307,12 @@ def _compare(
     times: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
     peaks: dict[str, list[int]] = {"runhub": [], "TransferManager": []}
     cpu: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
+    split: dict[str, list[dict[str, float]]] = {"runhub": [], "TransferManager": []}
     for r in range(rounds):
-        for tool in ("runhub", "TransferManager"):
+        # ABBA: who goes first alternates, so a drift in the machine's speed during
+        # the run (this VM's drifts by up to 2x) does not favour one side
+        order = ("runhub", "TransferManager") if r % 2 == 0 else ("TransferManager", "runhub")
+        for tool in order:
             dest = f"{name}-{tool}-{r}"
             if tool == "runhub":
                 cmd = [
@@ -289,7 +327,9 @@ def _compare(
                 ]
             else:
                 cmd = [sys.executable, "-c", PEER, json.dumps(creds), dest, *map(str, files)]
+            wall_start = time.time()
             seconds, peak, _ = timed(cmd, env)
+            split[tool].append(phases(s3_log, wall_start, time.time()))
             times[tool].append(seconds)
             peaks[tool].append(peak)
             cpu[tool].append(CPU[0])
@@ -304,6 +344,11 @@ def _compare(
         "ratio": medians["TransferManager"] / medians["runhub"],
         "peak_rss": {tool: max(p) for tool, p in peaks.items()},
         "cpu_seconds": {tool: statistics.median(c) for tool, c in cpu.items()},
+        "phases": split,
+        "median_phases": {
+            tool: {ph: statistics.median(r[ph] for r in rows) for ph in PHASES}
+            for tool, rows in split.items()
+        },
         "runhub_first_upload_seconds_with_hashing": first,
         "runhub_first_upload_peak_rss": first_peak,
     }
@@ -440,6 +485,13 @@ def _print(results: dict[str, Any], args: Any) -> None:
             rows,
         )
     )
+    split_rows = []
+    for name in ("small", "big"):
+        for tool, got in results[name]["median_phases"].items():
+            wall = results[name]["median_seconds"][tool]
+            split_rows.append([name, tool, *(f"{got[ph]:.2f}" for ph in PHASES), f"{wall:.2f}"])
+    print("\nmedian seconds per phase (at the S3 server):")
+    print(table(("upload", "tool", *PHASES, "wall"), split_rows))
     resume = results["resume"]
     print(
         f"\nkilled at {resume['recorded_at_kill_bytes'] / resume['bytes']:.0%} recorded: S3 held"

@@ -63,6 +63,10 @@ def data_store(backend: Backend) -> DataStore:
 
 def hash_files(engine: Engine, files: Sequence[LocalFile], threshold: int) -> Flow[list[LocalFile]]:
     """Every file with its checksums (MD5 too below ``threshold``), several at once."""
+    if any(f.size >= threshold for f in files):
+        from runhub.transfer.s3session import prewarm
+
+        prewarm()  # boto3's import overlaps hashing and the platform's first answers
     progress = engine.progress
     progress.begin("hashing", len(files), sum(f.size for f in files))
 
