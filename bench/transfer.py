@@ -9,7 +9,11 @@ upload runs as a whole process, as a user would run it:
   as configured: small files by presigned PUT, large by S3 multipart);
 - peer: a Python process calling boto3's ``TransferManager`` with its defaults
   (``TransferConfig()``: the AWS CLI's engine, what ICA's "Data Transfer Options"
-  page recommends) with the same temporary credentials from ICA;
+  page recommends) with the same temporary credentials from ICA, given to it
+  for free (the transfer engines alone);
+- peer, whole job (1 GiB only): a Python process doing what runhub's upload does,
+  by hand as that page describes: ``createFileWithTemporaryCredentials`` (httpx),
+  TransferManager to the object, then ICA asked until the file is AVAILABLE;
 
 rounds interleaved in ABBA order (runhub then peer, peer then runhub, …), medians
 reported, each round to a fresh prefix so nothing is skipped; objects are deleted
@@ -69,6 +73,44 @@ with TransferManager(client, TransferConfig()) as manager:
         future.result()
 """
 
+#: The whole job the way ICA's "Data Transfer Options" page has a user do it by hand:
+#: create the file with temporary credentials, TransferManager to the object, then
+#: ask ICA until the file is AVAILABLE (what runhub's upload also ends with).
+PEER_ICA = r"""
+import os, sys, time, boto3, httpx
+from boto3.s3.transfer import TransferConfig
+from s3transfer.manager import TransferManager
+v3 = "application/vnd.illumina.v3+json"
+base = os.environ["ICAV2_SERVER_URL"].rstrip("/") + "/ica/rest/api/projects/"
+base += os.environ["ICAV2_PROJECT_ID"]
+ica = httpx.Client(headers={"X-API-Key": os.environ["ICAV2_X_API_KEY"], "Accept": v3})
+folder, path = sys.argv[1], sys.argv[2]
+name = path.rsplit("/", 1)[-1]
+made = ica.post(
+    base + "/data:createFileWithTemporaryCredentials",
+    json={"name": name, "folderPath": folder},
+    headers={"Content-Type": v3},
+).raise_for_status().json()
+aws = made["tempCredentials"]["awsTempCredentials"]
+client = boto3.session.Session().client(
+    "s3",
+    aws_access_key_id=aws["accessKey"],
+    aws_secret_access_key=aws["secretKey"],
+    aws_session_token=aws["sessionToken"],
+    region_name=aws["region"],
+)
+prefix = aws["objectPrefix"]
+key = prefix + name if prefix.endswith("/") else prefix
+with TransferManager(client, TransferConfig()) as manager:
+    manager.upload(path, aws["bucket"], key).result()
+data = base + "/data/" + made["data"]["id"]
+while ica.get(data).raise_for_status().json()["data"]["details"]["status"] != "AVAILABLE":
+    time.sleep(0.1)
+"""
+#: The peers; the ICA one uploads one file (the 1 GiB comparison).
+TM = "TransferManager"
+TM_ICA = "TM + ICA calls"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -101,6 +143,13 @@ def moto_server(log: Path) -> Any:
         proc.wait(timeout=10)
 
 
+TRANSFER_OPS = (
+    "PutObject",
+    "UploadPart",
+    "CreateMultipartUpload",
+    "CompleteMultipartUpload",
+    "ListParts",
+)
 #: The phases of one upload process, from moto's request log (see phases()).
 PHASES = ("before S3", "S3 data", "S3 finishing", "after S3")
 
@@ -111,10 +160,12 @@ def phases(log: Path, started: float, ended: float) -> dict[str, float]:
     before S3: process start to the first S3 request (interpreter, imports, the
     platform's API calls); S3 data: to the last part or PUT answered; S3 finishing:
     to the last S3 answer (CompleteMultipartUpload: moto assembles the object);
-    after S3: to the process's exit (runhub's availability check and tag).
+    after S3: to the process's exit (the platform's availability check, runhub's
+    tag, the interpreter's exit).
     """
     lines = [json.loads(line) for line in log.read_text().splitlines() if line]
-    mine = [x for x in lines if started <= x["start"] <= ended]
+    # the uploader's own requests (not the ICA emulator's HEAD checking the object)
+    mine = [x for x in lines if started <= x["start"] <= ended and x["op"] in TRANSFER_OPS]
     data = [x for x in mine if x["op"] in ("UploadPart", "PutObject")]
     if not mine or not data:
         return dict.fromkeys(PHASES, float("nan"))
@@ -244,10 +295,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             }
             creds = _credentials(env)
             prefix = creds["prefix"]
-            for name, files in (("small", small), ("big", [big])):
-                results[name] = _compare(
-                    name, files, env, creds, args.rounds, admin, bucket.bucket, prefix, s3_log
-                )
+            for name, files, tools in (
+                ("small", small, ("runhub", TM)),
+                ("big", [big], ("runhub", TM, TM_ICA)),
+            ):
+                s3 = (admin, bucket.bucket, prefix, s3_log)
+                results[name] = _compare(name, files, env, creds, args.rounds, *s3, tools)
             results["resume"] = _resume(big, env, admin, bucket.bucket, work, args)
             results["content_addressing"] = _content_addressing(fresh, env)
             results["emulator_requests"] = len(app.log)
@@ -288,6 +341,7 @@ def _compare(
     bucket: str,
     prefix: str,
     s3_log: Path,
+    tools: tuple[str, ...] = ("runhub", TM),
 ) -> dict[str, Any]:
     size = sum(f.stat().st_size for f in files)
     # once untimed: runhub hashes each file once (the checksums are then kept)
@@ -304,16 +358,15 @@ def _compare(
         env,
     )
     delete_prefix(admin, bucket, prefix)
-    times: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
-    peaks: dict[str, list[int]] = {"runhub": [], "TransferManager": []}
-    cpu: dict[str, list[float]] = {"runhub": [], "TransferManager": []}
-    split: dict[str, list[dict[str, float]]] = {"runhub": [], "TransferManager": []}
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    peaks: dict[str, list[int]] = {tool: [] for tool in tools}
+    cpu: dict[str, list[float]] = {tool: [] for tool in tools}
+    split: dict[str, list[dict[str, float]]] = {tool: [] for tool in tools}
     for r in range(rounds):
         # ABBA: who goes first alternates, so a drift in the machine's speed during
         # the run (this VM's drifts by up to 2x) does not favour one side
-        order = ("runhub", "TransferManager") if r % 2 == 0 else ("TransferManager", "runhub")
-        for tool in order:
-            dest = f"{name}-{tool}-{r}"
+        for tool in tools if r % 2 == 0 else tools[::-1]:
+            dest = f"{name}-{tool.replace(' ', '')}-{r}"
             if tool == "runhub":
                 cmd = [
                     sys.executable,
@@ -325,6 +378,8 @@ def _compare(
                     *map(str, files),
                     f"ica:/bench/{dest}/",
                 ]
+            elif tool == TM_ICA:
+                cmd = [sys.executable, "-c", PEER_ICA, f"/bench/{dest}/", str(files[0])]
             else:
                 cmd = [sys.executable, "-c", PEER, json.dumps(creds), dest, *map(str, files)]
             wall_start = time.time()
@@ -341,7 +396,8 @@ def _compare(
         "seconds": times,
         "median_seconds": medians,
         "mb_per_s": {tool: size / 1e6 / s for tool, s in medians.items()},
-        "ratio": medians["TransferManager"] / medians["runhub"],
+        "ratio": medians[TM] / medians["runhub"],
+        "ratios": {tool: medians[tool] / medians["runhub"] for tool in tools[1:]},
         "peak_rss": {tool: max(p) for tool, p in peaks.items()},
         "cpu_seconds": {tool: statistics.median(c) for tool, c in cpu.items()},
         "phases": split,
@@ -464,27 +520,19 @@ def _print(results: dict[str, Any], args: Any) -> None:
     ):
         got = results[name]
         seconds, rate, peak = got["median_seconds"], got["mb_per_s"], got["peak_rss"]
-        rows.append(
-            [
-                label,
-                f"{seconds['runhub']:.2f} s ({rate['runhub']:.0f} MB/s)",
-                f"{seconds['TransferManager']:.2f} s ({rate['TransferManager']:.0f} MB/s)",
-                f"{got['ratio']:.2f}x",
-                f"{peak['runhub'] / MIB:.0f} / {peak['TransferManager'] / MIB:.0f} MiB",
-            ]
-        )
-    print(
-        table(
-            (
-                "upload",
-                "runhub",
-                "TransferManager (defaults)",
-                "speed ratio",
-                "peak RSS runhub / TM",
-            ),
-            rows,
-        )
-    )
+        for tool, ratio in got["ratios"].items():
+            rows.append(
+                [
+                    label,
+                    f"{seconds['runhub']:.2f} s ({rate['runhub']:.0f} MB/s)",
+                    tool,
+                    f"{seconds[tool]:.2f} s ({rate[tool]:.0f} MB/s)",
+                    f"{ratio:.2f}x",
+                    f"{peak['runhub'] / MIB:.0f} / {peak[tool] / MIB:.0f} MiB",
+                ]
+            )
+    header = ("upload", "runhub", "peer", "peer's time", "speed ratio", "peak RSS runhub / peer")
+    print(table(header, rows))
     split_rows = []
     for name in ("small", "big"):
         for tool, got in results[name]["median_phases"].items():

@@ -211,7 +211,8 @@ def _count(values: Any) -> dict[str, int]:
 def _summary_line(summary: dict[str, Any]) -> str:
     actions = ", ".join(f"{n} {a}" for a, n in sorted(summary["actions"].items()))
     return (
-        f"{summary['files']} files, {render.size(summary['bytes'])}: {actions};"
+        f"{summary['files']} file{'' if summary['files'] == 1 else 's'},"
+        f" {render.size(summary['bytes'])}: {actions};"
         f" {render.size(summary['bytes_sent'])} sent"
     )
 
