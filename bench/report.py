@@ -1,6 +1,6 @@
-"""The targets of issue 7 against the latest results: a Markdown table.
+"""The targets of issues 7 and 16 against the latest results: a Markdown table.
 
-Reads bench/results/{launch,watch,ratelimit,startup,translate}.json (or the folder
+Reads bench/results/{launch,watch,ratelimit,startup,translate,transfer}.json (or the folder
 in ``$RUNHUB_BENCH_RESULTS``) and prints one row per target: runhub's figure, the
 peer's figure, their ratio, and whether the target is met.
 
@@ -166,6 +166,39 @@ def translate_rows(d: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def transfer_rows(d: dict[str, Any]) -> list[list[str]]:
+    """Issue 16's targets: throughput vs TransferManager, memory, resume, reuse."""
+    rows = []
+    for name, label in (("small", "20 x 50 MB"), ("big", "1 GiB")):
+        got = d[name]
+        mine = got["median_seconds"]["runhub"]
+        for peer, ratio in got.get("ratios", {"TransferManager": got["ratio"]}).items():
+            rows.append(
+                [
+                    f"upload {label}: ≥ 1.0x {peer}",
+                    f"{mine:.2f} s ({got['mb_per_s']['runhub']:.0f} MB/s)",
+                    f"{got['median_seconds'][peer]:.2f} s ({got['mb_per_s'][peer]:.0f} MB/s)",
+                    f"{ratio:.2f}x",
+                    verdict(ratio >= 1.0),
+                ]
+            )
+    peak = d["big"]["peak_rss"]["runhub"] / (1 << 20)
+    rows.append(["upload 1 GiB: peak RSS < 200 MB", f"{peak:.0f} MiB", "", "", verdict(peak < 200)])
+    resume = d["resume"]
+    rows.append(
+        [
+            "killed at 60%: re-sent ≤ parts in flight",
+            f"{resume['resent_held_bytes']} bytes of held parts re-sent",
+            f"in flight ≤ {resume['in_flight_bound_bytes'] >> 20} MiB",
+            "",
+            verdict(resume["resent_held_bytes"] <= resume["in_flight_bound_bytes"]),
+        ]
+    )
+    again = d["content_addressing"]["second"]["bytes_sent"]
+    rows.append(["same 20 files again: 0 bytes sent", f"{again} bytes", "", "", verdict(not again)])
+    return rows
+
+
 def main() -> None:
     rows: list[list[str]] = []
     for name, make in (
@@ -174,6 +207,7 @@ def main() -> None:
         ("ratelimit", ratelimit_rows),
         ("startup", startup_rows),
         ("translate", translate_rows),
+        ("transfer", transfer_rows),
     ):
         data = load(name)
         if data is None:
