@@ -96,14 +96,14 @@ def test_transfer(tmp_path: Path) -> None:
     pytest.importorskip("moto", reason="bench/transfer.py uploads to moto's S3 server")
     got: dict[str, Any] = script("transfer").main(
         [
-            "--files", "2", "--file-mb", "0.2", "--big-mb", "12", "--rounds", "2",
+            "--files", "2", "--file-mb", "0.2", "--big-mb", "12", "--rounds", "1",
             "--part-mb", "5", "--threshold-mb", "5", "--concurrency", "1", "--ca-mb", "0.1",
         ]
     )  # fmt: skip
     assert got["small"]["files"] == 2
     assert got["big"]["bytes"] == 12 << 20
     for tool in ("runhub", "TransferManager", "TM + ICA calls"):  # split at the S3 log
-        assert len(got["big"]["phases"][tool]) == 2
+        assert len(got["big"]["phases"][tool]) == 1
         split = got["big"]["median_phases"][tool]
         assert all(seconds >= 0 for seconds in split.values())
         assert sum(split.values()) <= got["big"]["median_seconds"][tool] * 1.5
