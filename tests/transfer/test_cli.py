@@ -88,14 +88,19 @@ def test_a_batch_row_naming_a_missing_file_stops_everything(
     assert served.app.log == []  # nothing uploaded, nothing launched
 
 
-def test_outputs_download_verified_and_an_upload_downloaded_back(
-    served: Served, cli: Cli, write: Write
-) -> None:
+def _launched_with_a_local_fastq(cli: Cli, write: Write) -> Result:
     write("fastq/S1.fastq.gz", 10_000)
     done = cli(
         "launch", str(_spec("s1", "./fastq/S1.fastq.gz")), "--wait", "--poll", "0.05", "-o", "json"
     )
     assert done.code == 0, done.err
+    return done
+
+
+def test_outputs_download_verified_and_an_upload_downloaded_back(
+    served: Served, cli: Cli, write: Write
+) -> None:
+    done = _launched_with_a_local_fastq(cli, write)
     folder = "/" + done.json()["outputs"][0]["path"].split("/")[0]
     rec = served.app.analyses[-1].outputs[0]
     got = cli("data", "download", f"ica:{rec.path}", "out", "-o", "json")
@@ -119,11 +124,7 @@ def test_outputs_download_verified_and_an_upload_downloaded_back(
 def test_outputs_download_is_checked_against_the_platforms_checksums(
     served: Served, cli: Cli, write: Write
 ) -> None:
-    write("fastq/S1.fastq.gz", 10_000)
-    done = cli(
-        "launch", str(_spec("s1", "./fastq/S1.fastq.gz")), "--wait", "--poll", "0.05", "-o", "json"
-    )
-    assert done.code == 0, done.err
+    done = _launched_with_a_local_fastq(cli, write)
     ref = done.json()["run"]["ref"]
     got = cli("outputs", ref, "--download", "out", "-o", "json")
     assert got.code == 0, got.err
