@@ -26,10 +26,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     runhub = [sys.executable, "-m", "runhub.cli"]
     home = tempfile.mkdtemp(prefix="runhub-bench-")
     env = {**os.environ, "RUNHUB_HOME": home, "RUNHUB_CONFIG": f"{home}/none.toml"}
-    # Measure what a user gets from the second run on: bytecode cached. Some CI and
-    # sandbox images set PYTHONDONTWRITEBYTECODE, which recompiles every runhub module
-    # on every start (pip precompiles installed packages, not an editable checkout).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # bytecode cached, as from a user's second run on (_common.precompile)
     spec = str(ROOT / "examples" / "hello" / "runspec.yaml")
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
