@@ -42,7 +42,7 @@ def cancel(
     from runhub.cli.helpers import tolerant
     from runhub.errors import ConfigError, RunhubError
 
-    runs = chosen(refs, batch)
+    runs = chosen(refs, batch, session.ledger())
     client = session.client()
     before = tolerant.statuses(client, runs)
     unfinished = [s.ref for s in before if not s.is_terminal]

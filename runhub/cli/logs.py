@@ -47,7 +47,7 @@ def logs(
     from runhub.errors import Unsupported
 
     stream = "stderr" if stderr else "stdout"
-    (run,) = parse_refs((ref,))
+    (run,) = parse_refs((ref,), session.ledger())
     client = session.client()
     backend = client.backend(run.backend)
     offered = backend.capabilities.logs

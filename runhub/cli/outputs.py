@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from runhub.cli.helpers.download import Outcome
     from runhub.client import Client
     from runhub.errors import RunhubError
+    from runhub.ledger import Ledger
 
 
 @click.command()
@@ -52,7 +53,8 @@ def outputs(
     """
     if not refs and not batch:
         raise click.UsageError("name a REF, or --batch ID")
-    runs = parse_refs(refs) + (batch_refs(batch) if batch else [])
+    ledger = session.ledger()
+    runs = parse_refs(refs, ledger) + (batch_refs(batch, ledger) if batch else [])
     client = session.client()
     if into is None:
         _list(client, runs, output)
@@ -60,7 +62,7 @@ def outputs(
     if batch:  # only finished, successful runs have results worth fetching
         runs = _succeeded(client, runs)
     several = len(runs) > 1 or batch is not None
-    folders = _folders(runs) if several else {}
+    folders = _folders(runs, ledger) if several else {}
     done: list[tuple[RunRef, Outcome]] = []
     failed: list[tuple[RunRef, RunhubError]] = []
     with ExitStack() as stack:
@@ -188,12 +190,9 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "run"
 
 
-def _folders(runs: list[RunRef]) -> dict[str, str]:
+def _folders(runs: list[RunRef], ledger: Ledger) -> dict[str, str]:
     """Each run's sub-folder: its name from the ledger when every run has a distinct
     one (a batch's sample names), else its id."""
-    from runhub.ledger import Ledger
-
-    ledger = Ledger()
     names = {}
     for run in runs:
         record = ledger.by_ref(str(run))

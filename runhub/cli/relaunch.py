@@ -54,7 +54,7 @@ def relaunch(
     from runhub.cli.helpers.refs import parse_refs
 
     client = session.client()
-    done = relaunch_run(client, str(parse_refs((ref,))[0]))
+    done = relaunch_run(client, str(parse_refs((ref,), session.ledger())[0]))
     status = done.status
     if output != "json":
         click.echo(str(status.ref))

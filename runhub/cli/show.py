@@ -34,7 +34,7 @@ def show(session: Session, ref: str, output: str) -> None:
     """
     from runhub.cli.helpers.refs import parse_refs
 
-    (run,) = parse_refs((ref,))
+    (run,) = parse_refs((ref,), session.ledger())
     client = session.client()
     backend = client.backend(run.backend)
     if backend.capabilities.detail:

@@ -49,7 +49,7 @@ def status(
     """
     from runhub.cli.helpers import tolerant
 
-    runs = chosen(refs, batch)
+    runs = chosen(refs, batch, session.ledger())
     if not watch:
         found = tolerant.statuses(session.client(), runs)
     else:

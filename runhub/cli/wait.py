@@ -38,7 +38,7 @@ def wait(
     """
     from runhub.cli.helpers.tolerant import Problem
 
-    runs = chosen(refs, batch)
+    runs = chosen(refs, batch, session.ledger())
     final = follow(session, runs, timeout, poll, show=output != "json", fresh=fresh)
     if len(final) == 1 and isinstance(final[0], Problem):
         raise final[0].error

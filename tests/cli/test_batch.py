@@ -221,3 +221,34 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path, slow_spec: Path, home: Path) 
     assert last.startswith("runhub: error: interrupted: batch b-")
     assert "run the same command again to resume" in last
     assert "Traceback" not in err
+
+
+def test_commands_on_a_batch_read_the_profiles_ledger(
+    cli: Any, tmp_path: Path, ok_spec: Path, home: Path
+) -> None:
+    # a team profile with a ledger of its own: the batch is recorded there only
+    team = tmp_path / "team-ledger.sqlite"
+    (tmp_path / "config.toml").write_text(f'[lab]\nledger = "{team}"\n')
+    samples = sheet(tmp_path, ["a,x", "b,y"])
+    spec = str(template(tmp_path, ok_spec))
+    batch = cli("--profile", "lab", "batch", spec, str(samples), "-o", "json")
+    assert batch.code == 0, batch.err
+    batch_id = batch.json()["batch"]
+    with Ledger(team) as ledger:
+        refs = sorted(str(r.ref) for r in ledger.batch(batch_id))
+    assert len(refs) == 2
+    with Ledger(home / "ledger.sqlite") as default:
+        assert default.runs(limit=None) == []  # nothing went to the default ledger
+
+    waited = cli("--profile", "lab", "wait", "--batch", batch_id, "-o", "json")
+    assert waited.code == 0, waited.err
+    assert sorted(r["ref"] for r in waited.json()) == refs
+    status = cli("--profile", "lab", "status", "--batch", batch_id, "-o", "json")
+    assert sorted(r["ref"] for r in status.json()) == refs
+    into = tmp_path / "outputs"
+    got = cli("--profile", "lab", "outputs", "--batch", batch_id, "--download", str(into))
+    assert got.code == 0, got.err
+    # one folder per run, named from the team ledger's run names
+    assert sorted(p.name for p in into.iterdir()) == ["greet-a", "greet-b"]
+    # without the profile, the default ledger is asked, and it knows no such batch
+    cli("status", "--batch", batch_id).fails(2, f"no launched runs recorded for batch {batch_id!r}")

@@ -12,13 +12,12 @@ if TYPE_CHECKING:
     from runhub.ledger import Ledger
 
 
-def parse_refs(texts: tuple[str, ...]) -> list[RunRef]:
-    """Run references from the command line, with their polling-group hint when the
-    ledger knows it (so runs of one batch are polled with one request per page)."""
+def parse_refs(texts: tuple[str, ...], ledger: Ledger) -> list[RunRef]:
+    """Run references from the command line, with their polling-group hint when
+    ``ledger`` (the invocation's: ``--profile`` chooses it) knows it, so runs of one
+    batch are polled with one request per page."""
     from runhub.backend import RunRef
-    from runhub.ledger import Ledger
 
-    ledger = Ledger()
     refs = []
     for text in texts:
         ref = RunRef.parse(expand(ledger, text) if ELLIPSIS in text else text)
@@ -53,14 +52,14 @@ def expand(ledger: Ledger, text: str) -> str:
     return found[0]
 
 
-def batch_refs(batch: str) -> list[RunRef]:
-    """The latest launched attempt of every row of a batch, from the ledger
+def batch_refs(batch: str, ledger: Ledger) -> list[RunRef]:
+    """The latest launched attempt of every row of a batch, from ``ledger``
     (ConfigError if none); earlier attempts (``--retry-failed``) are kept but skipped."""
     from runhub.errors import ConfigError
-    from runhub.ledger import Ledger, attempt_of, row_family
+    from runhub.ledger import attempt_of, row_family
 
     latest: dict[str, tuple[int, RunRef]] = {}
-    for rec in Ledger().batch(batch):
+    for rec in ledger.batch(batch):
         ref = rec.run_ref()
         if ref is None:
             continue
@@ -76,7 +75,8 @@ def batch_refs(batch: str) -> list[RunRef]:
     return refs
 
 
-def chosen(refs: tuple[str, ...], batch: str | None) -> list[RunRef]:
+def chosen(refs: tuple[str, ...], batch: str | None, ledger: Ledger) -> list[RunRef]:
+    """The runs REF arguments and ``--batch ID`` name, looked up in ``ledger``."""
     if not refs and not batch:
         raise click.UsageError("name at least one REF, or --batch ID")
-    return parse_refs(refs) + (batch_refs(batch) if batch else [])
+    return parse_refs(refs, ledger) + (batch_refs(batch, ledger) if batch else [])
