@@ -19,8 +19,9 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,25 @@ _OPEN: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
 _NOT_LAUNCHED = "ref IS NULL"
 
 
+def _unlocked(statement: Callable[[], object]) -> None:
+    """Run ``statement``, again while SQLite says the file is locked, for up to
+    BUSY_TIMEOUT. Switching a new file to WAL needs its exclusive lock, and when
+    several processes open a fresh ledger at once SQLite answers "database is
+    locked" at once, without its busy handler (it would deadlock waiting), so
+    two ``runhub`` commands started together on a new machine failed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 class SqliteStore:
     """The ledger in the SQLite file at ``path`` (created and migrated on open)."""
 
@@ -83,7 +103,7 @@ class SqliteStore:
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            _unlocked(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
             self._conn = db
