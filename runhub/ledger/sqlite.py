@@ -19,9 +19,8 @@ import contextlib
 import json
 import sqlite3
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +40,7 @@ from runhub.ledger.records import (
     random_key,
     row_family,
 )
-from runhub.ledger.sqlite_files import Counts, Mark, check_mark, guarded
+from runhub.ledger.sqlite_files import Counts, Mark, check_mark, guarded, until_unlocked
 from runhub.ledger.sqlite_schema import MIGRATIONS
 from runhub.ledger.store import Query, Result
 
@@ -52,25 +51,6 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT = 30.0
 _OPEN: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
 _NOT_LAUNCHED = "ref IS NULL"
-
-
-def _unlocked(statement: Callable[[], object]) -> None:
-    """Run ``statement``, again while SQLite says the file is locked, for up to
-    BUSY_TIMEOUT. Switching a new file to WAL needs its exclusive lock, and when
-    several processes open a fresh ledger at once SQLite answers "database is
-    locked" at once, without its busy handler (it would deadlock waiting), so
-    two ``runhub`` commands started together on a new machine failed."""
-    deadline = time.monotonic() + BUSY_TIMEOUT
-    pause = 0.005
-    while True:
-        try:
-            statement()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
 
 
 class SqliteStore:
@@ -103,7 +83,7 @@ class SqliteStore:
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
             db.row_factory = sqlite3.Row
-            _unlocked(lambda: db.execute("PRAGMA journal_mode=WAL"))
+            until_unlocked(lambda: db.execute("PRAGMA journal_mode=WAL"), BUSY_TIMEOUT)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
             self._conn = db

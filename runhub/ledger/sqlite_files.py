@@ -2,6 +2,7 @@
 
 Errors: every ``sqlite3.Error`` becomes one :class:`~runhub.errors.LedgerError`
 line naming the file and what to do (disk full, unreadable, read-only, locked).
+Where SQLite reports a lock without waiting for it, :func:`until_unlocked` waits.
 
 The mark (``ledger.sqlite.seen``, beside the ledger) holds the ledger's identity
 and how many launches and sends it has ever recorded. It is written after each
@@ -16,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +26,25 @@ from runhub.errors import LedgerError, LedgerLost
 
 MARK_SUFFIX = ".seen"
 _MARK_HEADER = "runhub-ledger-mark 1"
+
+
+def until_unlocked(statement: Callable[[], object], timeout: float) -> None:
+    """Run ``statement``, again while SQLite says the file is locked, for up to
+    ``timeout`` seconds. Switching a new file to WAL needs its exclusive lock, and
+    when several processes open a fresh ledger at once SQLite answers "database is
+    locked" at once, without its busy handler (waiting could deadlock), so two
+    ``runhub`` commands started together on a new machine failed."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 class Counts(NamedTuple):
